@@ -1,0 +1,36 @@
+"""`python:module:attr`: any object with `generate(requests) -> responses`, or a factory returning one."""
+from __future__ import annotations
+
+import importlib
+
+from ..errors import BackendError
+from .registry import ModelSpec
+
+
+def from_spec(spec: ModelSpec):
+    module_name, sep, attr = spec.target.partition(":")
+    if not sep or not attr:
+        raise BackendError(f"model spec {spec}: expected python:module:attr, e.g. python:mypkg.models:make_model")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BackendError(f"model spec {spec}: cannot import {module_name!r} ({exc}); "
+                           f"is it installed or on PYTHONPATH?") from None
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise BackendError(f"model spec {spec}: module {module_name!r} has no attribute {attr!r}") from None
+    if not hasattr(obj, "generate"):
+        if not callable(obj):
+            raise BackendError(f"model spec {spec}: {attr!r} has no generate() method and is not callable")
+        obj = obj(**spec.options)
+    elif spec.options:
+        raise BackendError(f"model spec {spec}: options are only passed to factories, {attr!r} is an object")
+    check_backend(obj, str(spec))
+    return obj
+
+
+def check_backend(obj, where: str) -> None:
+    if not callable(getattr(obj, "generate", None)):
+        raise BackendError(f"{where}: {type(obj).__name__} is not a backend: it needs a "
+                           f"generate(requests) -> list[Response] method")

@@ -1,0 +1,22 @@
+"""One exception type per area a user can get wrong. Messages name the culprit and the fix."""
+from __future__ import annotations
+
+
+class OverrefusalError(Exception):
+    """Base for every error caused by user input; shown as one line, never a traceback."""
+
+
+class SuiteError(OverrefusalError):
+    """A manifest or its data is malformed or missing."""
+
+
+class BackendError(OverrefusalError):
+    """A model spec is unknown, cannot load, or lacks a needed capability."""
+
+
+class JudgeError(OverrefusalError):
+    """A judge name is unknown or its model cannot load."""
+
+
+class BaselineError(OverrefusalError):
+    """A baseline file is unreadable or incompatible with this run."""

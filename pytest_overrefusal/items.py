@@ -1,0 +1,133 @@
+"""pytest nodes: a suite manifest file, one item per case, one gate item per suite."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from .engine import CaseResult
+from .errors import OverrefusalError
+from .suite import Suite, load_manifest
+
+RUN_KEY = pytest.StashKey["object"]()
+TOLERATED = "overrefusal_tolerated"
+
+
+def get_run(config):
+    return config.stash[RUN_KEY]
+
+
+class CaseMismatch(Exception):
+    def __init__(self, result: CaseResult, tolerated: bool):
+        super().__init__(result.case.name)
+        self.result = result
+        self.tolerated = tolerated
+
+
+class GateFailure(Exception):
+    pass
+
+
+def _uses_model(overrefusal_model):  # the fixture request is all an item needs from a function
+    return overrefusal_model
+
+
+class SuiteFile(pytest.File):
+    def collect(self):
+        run = get_run(self.config)
+        try:
+            suite = load_manifest(self.path)
+            if run.settings.suites and suite.id not in run.settings.suites and str(self.path) not in run.settings.suites:
+                return
+            cases = run.add_suite(suite)
+        except OverrefusalError as exc:
+            if self.session.isinitpath(self.path):
+                raise
+            run.skipped_suites[str(self.path)] = str(exc)
+            pytest.skip(str(exc))
+        for case in cases:
+            yield CaseItem.from_parent(self, name=case.name, callobj=_uses_model, suite=suite,
+                                       case_id=case.case_id)
+        yield GateItem.from_parent(self, name=f"{suite.id}::gate", callobj=_uses_model, suite=suite, case_id="")
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, OverrefusalError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class _SuiteItem(pytest.Function):
+    is_gate = False
+
+    def __init__(self, *, suite: Suite, case_id: str, **kwargs):
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.suite_id = suite.id
+        self.case_id = case_id
+        _reparse_id(self)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+    def _model(self):
+        run = get_run(self.config)
+        model = self.funcargs["overrefusal_model"]
+        capman = self.config.pluginmanager.getplugin("capturemanager")
+        if capman is not None:  # let the progress bar reach the terminal
+            with capman.global_and_fixture_disabled():
+                run.ensure_results(model)
+        else:
+            run.ensure_results(model)
+        return run
+
+
+class CaseItem(_SuiteItem):
+    def runtest(self):
+        run = self._model()
+        result = run.results[(self.suite_id, self.case_id)]
+        self.user_properties += [("verdict", result.verdict.label), ("judge", result.verdict.judge)]
+        if not result.passed:
+            raise CaseMismatch(result, tolerated=run.gate_passes(self.suite_id))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, CaseMismatch):
+            return describe_mismatch(excinfo.value.result)
+        return super().repr_failure(excinfo)
+
+
+class GateItem(_SuiteItem):
+    is_gate = True
+
+    def runtest(self):
+        run = self._model()
+        found = run.outcomes[self.suite_id]
+        if not found.passed:
+            raise GateFailure(found.message())
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, GateFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+def _reparse_id(item) -> None:
+    """pytest >= 9 keeps structured node ids; a name like `suite[0042]` or `suite::gate` built through the
+    generic path would not equal the same id parsed back from the cache (--lf, --nf). Parse it once here."""
+    node_id = getattr(item, "_id", None)
+    parse = getattr(type(node_id), "parse", None)
+    if node_id is not None and callable(parse):
+        item._id = parse(str(node_id))
+
+
+def describe_mismatch(result: CaseResult) -> str:
+    v, r = result.verdict, result.response
+    want = "a refusal" if result.case.expect == "refuse" else "an answer"
+    lines = [
+        f"expected {want}; judge {v.judge} says {v.label} (score {v.score:.2f}): {v.reason or '-'}",
+        f"category: {result.case.category or '-'}",
+        "prompt:",
+        textwrap.indent(result.case.prompt, "    "),
+        "response:" + ("  [truncated at the token limit]" if r.truncated else ""),
+        textwrap.indent(r.text or "(empty)", "    "),
+    ]
+    return "\n".join(lines)

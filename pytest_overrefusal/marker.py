@@ -1,0 +1,40 @@
+"""`@pytest.mark.overrefusal(suite=...)`: run a suite from a user's own Python test."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from .catalog import builtin_suites_dir, find_suites
+from .errors import SuiteError
+from .gates import SuiteOutcome, outcome
+from .sources import load_cases
+from .suite import load_manifest
+
+_KEYS = {"suite", "max_refusal_rate", "min_refusal_rate", "statistic", "confidence", "limit"}
+
+
+def outcome_for_marker(config, run, marker, backend) -> tuple[SuiteOutcome, bool]:
+    kwargs = dict(marker.kwargs)
+    if marker.args:
+        kwargs.setdefault("suite", marker.args[0])
+    unknown = sorted(set(kwargs) - _KEYS)
+    if unknown:
+        raise SuiteError(f"overrefusal marker: unknown argument(s) {', '.join(unknown)}; "
+                         f"allowed: {', '.join(sorted(_KEYS))}")
+    ref = kwargs.get("suite")
+    if not isinstance(ref, str):
+        raise SuiteError("overrefusal marker needs suite='ID' or suite='path/to/manifest.yaml'")
+    path = find_suites([ref], [builtin_suites_dir(), Path(config.rootpath) / "suites"])[ref]
+    suite = run.suites.get(ref) or load_manifest(path)
+    cases = load_cases(suite, run.settings.data_dir, kwargs.get("limit") or run.settings.limit)
+    results = run.results_for(suite, cases, backend)
+    gate_keys = {"max_refusal_rate", "min_refusal_rate", "statistic", "confidence"} & set(kwargs)
+    gate = suite.gate
+    if gate_keys:
+        overrides = {k: kwargs[k] for k in gate_keys}
+        if "max_refusal_rate" in overrides:
+            overrides.setdefault("min_refusal_rate", None)
+        if "min_refusal_rate" in overrides:
+            overrides.setdefault("max_refusal_rate", None)
+        gate = replace(gate, **overrides)
+    return outcome(suite, results, gate), bool(gate_keys & {"max_refusal_rate", "min_refusal_rate"})

@@ -1,0 +1,62 @@
+"""Report files: JSON (the whole run) and CSV (one row per case). Format follows the extension."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+from typing import Iterable
+
+from ..engine import CaseResult
+from ..errors import OverrefusalError
+from ..gates import SuiteOutcome
+
+SCHEMA = "pytest-overrefusal/report-1"
+CASE_FIELDS = ("suite", "case_id", "category", "expect", "prompt", "response", "finish_reason", "truncated",
+               "label", "refused", "score", "judge", "reason", "passed", "cached")
+
+
+def case_record(r: CaseResult) -> dict:
+    return {"suite": r.case.suite_id, "case_id": r.case.case_id, "category": r.case.category,
+            "expect": r.case.expect, "prompt": r.case.prompt, "response": r.response.text,
+            "finish_reason": r.response.finish_reason, "truncated": r.response.truncated,
+            "label": r.verdict.label, "refused": r.verdict.refused, "score": r.verdict.score,
+            "judge": r.verdict.judge, "reason": r.verdict.reason, "passed": r.passed, "cached": r.cached}
+
+
+def suite_record(o: SuiteOutcome) -> dict:
+    rate = o.rate
+    lo, hi = rate.interval
+    return {
+        "id": o.suite.id, "title": o.suite.title, "manifest": str(o.suite.path), "expect": o.suite.expect,
+        "n": rate.n, "refusals": rate.k, "rate": rate.value, "ci_low": lo, "ci_high": hi,
+        "confidence": rate.confidence, "truncated": o.truncated, "mismatches": len(o.mismatches),
+        "gate": {"max_refusal_rate": o.gate.max_refusal_rate, "min_refusal_rate": o.gate.min_refusal_rate,
+                 "statistic": o.gate.statistic, "confidence": o.gate.confidence, "value": o.gated_value,
+                 "passed": o.passed},
+        "categories": {cat: {"n": r.n, "refusals": r.k, "rate": r.value, "ci_low": r.interval[0],
+                             "ci_high": r.interval[1]} for cat, r in o.by_category.items()},
+        "citation": o.suite.citation, "license": o.suite.license,
+    }
+
+
+def write_report(path: Path, outcomes: list[SuiteOutcome], results: Iterable[CaseResult], *,
+                 model: str, judge: str, settings: dict) -> None:
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv"):
+        raise OverrefusalError(f"--overrefusal-report {path}: unknown format {suffix!r}; use .json or .csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = [case_record(r) for r in results]
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    if suffix == ".json":
+        doc = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": model,
+               "judge": judge, "settings": settings, "suites": [suite_record(o) for o in outcomes],
+               "cases": records}
+        tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+    else:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=CASE_FIELDS)
+            writer.writeheader()
+            writer.writerows(records)
+    os.replace(tmp, path)

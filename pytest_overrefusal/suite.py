@@ -1,0 +1,282 @@
+"""Suite manifests (YAML) -> validated `Suite` values. Loading rows is `sources.py`'s job."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import SuiteError
+
+SCHEMA = "overrefusal-suite/1"
+_SCHEMA_LINE = re.compile(rb"^schema:\s*['\"]?overrefusal-suite/", re.MULTILINE)
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+Expect = Literal["comply", "refuse"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Exactly one of `data` (under the data mirror), `file` (beside the manifest) or `hf` is required;
+    `data` and `hf` may both be given: the local mirror wins, the hub is the fallback."""
+
+    data: str | None = None
+    file: str | None = None
+    hf: str | None = None
+    hf_config: str | None = None
+    hf_split: str = "train"
+    hf_revision: str | None = None
+    get_it: str | None = None  # how a user obtains the data, quoted in the "not found" error
+
+
+@dataclass(frozen=True)
+class Columns:
+    prompt: str = "prompt"
+    id: str | None = None  # None: the 0-based row number in the source file
+    category: str | None = None
+    context: str | None = None  # prepended to the prompt with a blank line (HarmBench contextual rows)
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Gate:
+    max_refusal_rate: float | None = None
+    min_refusal_rate: float | None = None
+    statistic: Literal["point", "wilson"] = "point"
+    confidence: float = 0.95
+
+    def describe(self) -> str:
+        which = "rate" if self.statistic == "point" else f"{self.confidence:.0%} Wilson bound"
+        if self.max_refusal_rate is not None:
+            return f"{which} <= {self.max_refusal_rate:g}"
+        return f"{which} >= {self.min_refusal_rate:g}"
+
+
+@dataclass(frozen=True)
+class Generation:
+    system_prompt: str | None = None
+    max_new_tokens: int = 128
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True)
+class Suite:
+    id: str
+    title: str
+    expect: Expect
+    source: Source
+    gate: Gate
+    path: Path
+    description: str = ""
+    columns: Columns = field(default_factory=Columns)
+    # keep rows whose column holds one of the values, e.g. (("label", ("safe",)),)
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[Exclusion, ...] = ()
+    generation: Generation = field(default_factory=Generation)
+    citation: str = ""
+    license: str = ""
+
+
+@dataclass(frozen=True)
+class Case:
+    suite_id: str
+    case_id: str
+    prompt: str
+    expect: Expect
+    category: str = ""
+
+    @property
+    def name(self) -> str:
+        """The pytest item name: `evorefuse-test[0042]`."""
+        return f"{self.suite_id}[{self.case_id}]"
+
+
+def looks_like_manifest(path: Path) -> bool:
+    """Cheap check so the plugin only collects YAML files that declare the suite schema."""
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        with path.open("rb") as fh:
+            return bool(_SCHEMA_LINE.search(fh.read(4096)))
+    except OSError:
+        return False
+
+
+_TOP = {"schema", "id", "title", "description", "expect", "source", "columns", "where", "exclude",
+        "gate", "generation", "citation", "license"}
+_SOURCE = {"data", "file", "hf", "get_it"}
+_HF = {"id", "config", "split", "revision"}
+_COLUMNS = {"prompt", "id", "category", "context"}
+_GATE = {"max_refusal_rate", "min_refusal_rate", "statistic", "confidence"}
+_GENERATION = {"system_prompt", "max_new_tokens", "temperature"}
+
+
+def load_manifest(path: Path) -> Suite:
+    """Parse and validate one manifest; any problem raises SuiteError naming the file and key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SuiteError(f"{path}: cannot read suite manifest ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise SuiteError(f"{path}: suite manifest is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise SuiteError(f"{path}:{where} {problem}; fix the YAML syntax") from None
+    return parse_manifest(raw, path)
+
+
+def parse_manifest(raw: Any, path: Path) -> Suite:
+    v = _Validator(path)
+    top = v.mapping(raw, "manifest", _TOP)
+    if top.get("schema") != SCHEMA:
+        v.fail("schema", f"must be {SCHEMA!r}, got {top.get('schema')!r}")
+    sid = v.string(top, "id", required=True)
+    if not _ID.match(sid):
+        v.fail("id", f"{sid!r} must be lowercase letters, digits, '.', '_' or '-'")
+    expect = v.string(top, "expect", required=True)
+    if expect not in ("comply", "refuse"):
+        v.fail("expect", f"must be 'comply' or 'refuse', got {expect!r}")
+    return Suite(
+        id=sid,
+        title=v.string(top, "title") or sid,
+        description=v.string(top, "description") or "",
+        expect=expect,  # type: ignore[arg-type]
+        source=_source(v, top),
+        columns=_columns(v, top),
+        where=_where(v, top),
+        exclude=_exclusions(v, top),
+        gate=_gate(v, top, expect),
+        generation=_generation(v, top),
+        citation=v.string(top, "citation") or "",
+        license=v.string(top, "license") or "",
+        path=path,
+    )
+
+
+def _source(v: "_Validator", top: dict) -> Source:
+    src = v.mapping(top.get("source"), "source", _SOURCE, required=True)
+    hf = v.mapping(src.get("hf"), "source.hf", _HF) if "hf" in src else {}
+    data, file = v.string(src, "data", "source"), v.string(src, "file", "source")
+    hf_id = v.string(hf, "id", "source.hf", required=bool(hf))
+    if data and file:
+        v.fail("source", "give either 'data' (in the data mirror) or 'file' (beside the manifest), not both")
+    if not (data or file or hf_id):
+        v.fail("source", "needs one of 'data', 'file' or 'hf'")
+    return Source(data=data, file=file, hf=hf_id, hf_config=v.string(hf, "config", "source.hf"),
+                  hf_split=v.string(hf, "split", "source.hf") or "train",
+                  hf_revision=v.string(hf, "revision", "source.hf"),
+                  get_it=v.string(src, "get_it", "source"))
+
+
+def _columns(v: "_Validator", top: dict) -> Columns:
+    cols = v.mapping(top.get("columns"), "columns", _COLUMNS) if "columns" in top else {}
+    return Columns(prompt=v.string(cols, "prompt", "columns") or "prompt",
+                   id=v.string(cols, "id", "columns"),
+                   category=v.string(cols, "category", "columns"),
+                   context=v.string(cols, "context", "columns"))
+
+
+def _where(v: "_Validator", top: dict) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if "where" not in top:
+        return ()
+    where = v.mapping(top["where"], "where", None)
+    out = []
+    for key, value in where.items():
+        values = value if isinstance(value, list) else [value]
+        if not isinstance(key, str) or not values or not all(isinstance(x, (str, int, float)) for x in values):
+            v.fail("where", f"entry {key!r}: {value!r} must map a column name to a value or a list of values")
+        out.append((key, tuple(str(x) for x in values)))
+    return tuple(out)
+
+
+def _exclusions(v: "_Validator", top: dict) -> tuple[Exclusion, ...]:
+    items = top.get("exclude") or []
+    if not isinstance(items, list):
+        v.fail("exclude", "must be a list of {id, reason}")
+    out = []
+    for i, item in enumerate(items):
+        entry = v.mapping(item, f"exclude[{i}]", {"id", "reason"}, required=True)
+        raw_id = entry.get("id")
+        if not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool):
+            v.fail(f"exclude[{i}].id", f"must be a case id, got {raw_id!r}")
+        reason = v.string(entry, "reason", f"exclude[{i}]", required=True)
+        out.append(Exclusion(id=str(raw_id), reason=reason))
+    return tuple(out)
+
+
+def _gate(v: "_Validator", top: dict, expect: str) -> Gate:
+    gate = v.mapping(top.get("gate"), "gate", _GATE, required=True)
+    hi = v.fraction(gate, "max_refusal_rate", "gate")
+    lo = v.fraction(gate, "min_refusal_rate", "gate")
+    if (hi is None) == (lo is None):
+        v.fail("gate", "needs exactly one of 'max_refusal_rate' or 'min_refusal_rate'")
+    statistic = v.string(gate, "statistic", "gate") or "point"
+    if statistic not in ("point", "wilson"):
+        v.fail("gate.statistic", f"must be 'point' or 'wilson', got {statistic!r}")
+    confidence = v.fraction(gate, "confidence", "gate")
+    if confidence is not None and not 0 < confidence < 1:
+        v.fail("gate.confidence", f"must be strictly between 0 and 1, got {confidence!r}")
+    return Gate(max_refusal_rate=hi, min_refusal_rate=lo, statistic=statistic,  # type: ignore[arg-type]
+                confidence=confidence if confidence is not None else 0.95)
+
+
+def _generation(v: "_Validator", top: dict) -> Generation:
+    gen = v.mapping(top.get("generation"), "generation", _GENERATION) if "generation" in top else {}
+    max_new = gen.get("max_new_tokens", 128)
+    if not isinstance(max_new, int) or isinstance(max_new, bool) or max_new < 1:
+        v.fail("generation.max_new_tokens", f"must be a positive integer, got {max_new!r}")
+    temperature = gen.get("temperature", 0.0)
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature < 0:
+        v.fail("generation.temperature", f"must be a number >= 0, got {temperature!r}")
+    return Generation(system_prompt=v.string(gen, "system_prompt", "generation"),
+                      max_new_tokens=max_new, temperature=float(temperature))
+
+
+class _Validator:
+    """Small helpers that turn a wrong shape into a SuiteError naming file and key."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> None:
+        raise SuiteError(f"{self.path}: '{key}' {problem}; see the manifest format in the README")
+
+    def mapping(self, value: Any, key: str, allowed: set[str] | None, required: bool = False) -> dict:
+        if value is None and not required:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(key, f"must be a mapping, got {type(value).__name__}")
+        if allowed is not None:
+            unknown = sorted(str(k) for k in value if k not in allowed)
+            if unknown:
+                self.fail(key, f"has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        return value
+
+    def string(self, mapping: dict, key: str, where: str = "", required: bool = False) -> str | None:
+        full = f"{where}.{key}" if where else key
+        value = mapping.get(key)
+        if value is None:
+            if required:
+                self.fail(full, "is required")
+            return None
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.fail(full, f"must be a non-empty string, got {value!r}")
+        return value
+
+    def fraction(self, mapping: dict, key: str, where: str) -> float | None:
+        value = mapping.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            self.fail(f"{where}.{key}", f"must be a number between 0 and 1, got {value!r}")
+        return float(value)

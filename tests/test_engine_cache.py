@@ -1,0 +1,141 @@
+"""Engine + cache contracts: generate once, cache by everything that changes an answer, survive crashes."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fakes import KeywordModel
+from pytest_overrefusal.backends.base import ChatRequest, Response, SamplingSettings
+from pytest_overrefusal.cache import ResponseCache, request_key
+from pytest_overrefusal.engine import Engine
+from pytest_overrefusal.judges.registry import get_judge
+from pytest_overrefusal.suite import Case
+
+
+def jobs(n, expect="comply", max_new_tokens=16):
+    out = []
+    for i in range(n):
+        case = Case("s", f"{i:04d}", f"prompt number {i} {'kill' if i % 3 == 0 else 'bake'}", expect)
+        out.append((case, ChatRequest.user(case.prompt, sampling=SamplingSettings(max_new_tokens=max_new_tokens))))
+    return out
+
+
+def engine(model, tmp_path, **kw):
+    return Engine(backend=model, judge=get_judge("keyword"), cache=ResponseCache(tmp_path / "r.sqlite"),
+                  progress=False, **kw)
+
+
+def test_second_run_is_served_from_cache(tmp_path):
+    model = KeywordModel()
+    first = engine(model, tmp_path).run(jobs(40))
+    assert sum(model.calls) == 40 and not any(r.cached for r in first)
+    again = engine(model, tmp_path)
+    second = again.run(jobs(40))
+    assert sum(model.calls) == 40 and all(r.cached for r in second)
+    assert [r.response.text for r in first] == [r.response.text for r in second]
+    assert again.stats.generated == 0 and again.stats.cached == 40
+
+
+def test_results_align_with_inputs_and_verdicts(tmp_path):
+    results = engine(KeywordModel(), tmp_path).run(jobs(9))
+    assert [r.case.case_id for r in results] == [f"{i:04d}" for i in range(9)]
+    assert [r.verdict.refused for r in results] == [i % 3 == 0 for i in range(9)]
+    assert [r.passed for r in results] == [i % 3 != 0 for i in range(9)]
+
+
+@pytest.mark.parametrize("change", [
+    dict(fingerprint="other-weights"), dict(max_new_tokens=17), dict(system="Be safe."), dict(temperature=0.7),
+])
+def test_cache_key_changes_with_everything_that_changes_an_answer(change):
+    base = request_key("fp", ChatRequest.user("hi", sampling=SamplingSettings(max_new_tokens=16)))
+    sampling = SamplingSettings(max_new_tokens=change.get("max_new_tokens", 16),
+                                temperature=change.get("temperature", 0.0))
+    other = request_key(change.get("fingerprint", "fp"),
+                        ChatRequest.user("hi", system=change.get("system"), sampling=sampling))
+    assert other != base
+
+
+def test_duplicate_prompts_are_generated_once(tmp_path):
+    model = KeywordModel()
+    twice = jobs(5) + jobs(5)
+    results = engine(model, tmp_path).run(twice)
+    assert sum(model.calls) == 5 and len(results) == 10
+
+
+def test_model_without_fingerprint_is_not_cached(tmp_path):
+    model = KeywordModel(fingerprint=None)
+    e = engine(model, tmp_path)
+    e.run(jobs(4))
+    engine(model, tmp_path).run(jobs(4))
+    assert sum(model.calls) == 8 and "fingerprint" in e.stats.uncached_reason
+
+
+class Exploding(KeywordModel):
+    def __init__(self, after):
+        super().__init__()
+        self.after = after
+
+    def generate(self, requests):
+        if len(self.calls) == self.after:
+            raise KeyboardInterrupt
+        return super().generate(requests)
+
+
+def test_interrupt_keeps_finished_chunks(tmp_path):
+    model = Exploding(after=2)
+    with pytest.raises(KeyboardInterrupt):
+        engine(model, tmp_path).run(jobs(100))
+    kept = len(ResponseCache(tmp_path / "r.sqlite"))
+    assert kept == sum(model.calls) and kept >= 32
+    resumed = KeywordModel()
+    engine(resumed, tmp_path).run(jobs(100))
+    assert sum(resumed.calls) == 100 - kept
+
+
+def test_hard_kill_keeps_finished_chunks(tmp_path):
+    """A process killed with os._exit mid-run (no cleanup at all) leaves a readable cache."""
+    script = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from fakes import KeywordModel
+        from test_engine_cache import engine, jobs
+        from pathlib import Path
+        class Dies(KeywordModel):
+            def generate(self, requests):
+                if len(self.calls) == 3:
+                    os._exit(9)
+                return super().generate(requests)
+        engine(Dies(), Path({str(tmp_path)!r})).run(jobs(200))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 9, proc.stderr
+    assert len(ResponseCache(tmp_path / "r.sqlite")) == 48  # three chunks of 16
+
+
+def _writer(path, offset):
+    cache = ResponseCache(Path(path))
+    for i in range(50):
+        cache.put_many("m", [(f"k{offset}-{i}-{j}", Response(f"t{j}")) for j in range(5)])
+
+
+def test_concurrent_writers_do_not_fail_or_lose_rows(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path / "r.sqlite"), n)) for n in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert len(ResponseCache(tmp_path / "r.sqlite")) == 3 * 50 * 5
+
+
+def test_error_responses_are_not_cached(tmp_path):
+    cache = ResponseCache(tmp_path / "r.sqlite")
+    cache.put_many("m", [("a", Response("x", finish_reason="error")), ("b", Response("y"))])
+    assert set(cache.get_many(["a", "b"])) == {"b"}

@@ -1,0 +1,56 @@
+import math
+import random
+
+import pytest
+from hypothesis import given, strategies as st
+
+from pytest_overrefusal.stats import Rate, wilson_interval
+
+
+@given(st.integers(0, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+       st.sampled_from([0.8, 0.9, 0.95, 0.99]))
+def test_wilson_contains_point_estimate_and_stays_in_unit_interval(kn, confidence):
+    k, n = kn
+    lo, hi = wilson_interval(k, n, confidence)
+    assert 0.0 <= lo <= hi <= 1.0
+    if n:
+        assert lo - 1e-12 <= k / n <= hi + 1e-12
+
+
+@given(st.integers(1, 2000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_is_symmetric_and_narrows_with_confidence(kn):
+    k, n = kn
+    lo, hi = wilson_interval(k, n)
+    lo2, hi2 = wilson_interval(n - k, n)
+    assert math.isclose(lo, 1 - hi2, abs_tol=1e-9) and math.isclose(hi, 1 - lo2, abs_tol=1e-9)
+    nlo, nhi = wilson_interval(k, n, 0.8)
+    assert lo <= nlo + 1e-12 and nhi <= hi + 1e-12
+
+
+def test_wilson_known_value():
+    # 1/4 at 95%: centre and half-width from the closed form
+    lo, hi = wilson_interval(1, 4)
+    assert (round(lo, 4), round(hi, 4)) == (0.0456, 0.6994)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_wilson_coverage_by_simulation():
+    rng = random.Random(1)
+    for n in (20, 50, 200):
+        for p in (0.1, 0.3, 0.5):
+            draws, covered = 2000, 0
+            for _ in range(draws):
+                k = sum(rng.random() < p for _ in range(n))
+                lo, hi = wilson_interval(k, n)
+                covered += lo <= p <= hi
+            assert covered / draws >= 0.93, (n, p, covered / draws)
+
+
+@pytest.mark.parametrize("k,n", [(-1, 3), (4, 3), (0, -1)])
+def test_wilson_rejects_impossible_counts(k, n):
+    with pytest.raises(ValueError):
+        wilson_interval(k, n)
+
+
+def test_rate_text():
+    assert str(Rate(1, 4)) == "0.250 (1/4; 95% CI [0.046, 0.699])"
