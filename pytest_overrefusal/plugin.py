@@ -165,15 +165,16 @@ def pytest_runtest_call(item):
 def overrefusal_model(pytestconfig):
     """The model under test, built from --overrefusal-model. Override it in conftest.py with any
     object that has `generate(requests) -> list[Response]`."""
-    from .backends.registry import load_backend
+    from .backends.registry import load_backend, parse_spec
 
+    spec = nodes.get_run(pytestconfig).settings.model
     try:
-        backend = load_backend(nodes.get_run(pytestconfig).settings.model)
+        backend = load_backend(spec)
     except OverrefusalError as exc:
         pytest.fail(str(exc), pytrace=False)
     yield backend
     close = getattr(backend, "close", None)
-    if callable(close):
+    if callable(close) and parse_spec(spec).kind != "python":  # a python: object belongs to its module
         close()
 
 

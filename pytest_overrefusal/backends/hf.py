@@ -24,47 +24,96 @@ def from_spec(spec: ModelSpec) -> "HFBackend":
 
 
 class HFBackend:
+    """Weights load on the first generate()/logprobs() call: a run answered from the cache never imports torch."""
+
     capabilities = frozenset({"logprobs"})
 
     def __init__(self, path_or_id: str, *, batch_size: int = 16, dtype: str | None = None,
                  device: str | None = None, chat_template: str | None = None, revision: str | None = None,
                  attn_implementation: str | None = None, name: str | None = None):
+        if chat_template not in (None, "none"):
+            raise BackendError(f"hf:{path_or_id}: chat_template={chat_template!r}; the only value is 'none'")
+        if dtype is not None and dtype not in _DTYPES:
+            raise BackendError(f"hf:{path_or_id}: dtype={dtype!r} is not one of {', '.join(sorted(_DTYPES))}")
+        self.path_or_id = path_or_id
+        self.name = name or f"hf:{path_or_id}"
+        self.batch_size = batch_size
+        self.raw_prompts = chat_template == "none"
+        self.revision = revision
+        self._device, self._dtype, self._attn = device, dtype, attn_implementation
+        self._model = self._tokenizer = None
+        root = Path(path_or_id)
+        if root.is_dir():  # everything the cache key needs is on disk; no need to load anything yet
+            self._check_template_files(root)
+            self.fingerprint = fingerprint_dir(root, self._settings_tag())
+        else:  # a hub id: the resolved weights only exist after loading
+            self._load()
+            self.fingerprint = hashlib.sha256(f"{path_or_id}|{self._settings_tag()}".encode()).hexdigest()[:16]
+
+    @property
+    def model(self):
+        self._ready()
+        return self._model
+
+    @property
+    def tokenizer(self):
+        self._ready()
+        return self._tokenizer
+
+    def _ready(self) -> None:
+        if self._model is None:
+            self._load()
+
+    def close(self) -> None:
+        """Drop the weights now rather than at interpreter exit (matters for big models in one process)."""
+        self._model = None
+
+    def _settings_tag(self) -> str:
+        return f"dtype={self._dtype or 'default'}|raw={self.raw_prompts}|revision={self.revision}"
+
+    def _check_template_files(self, root: Path) -> None:
+        if self.raw_prompts:
+            return
+        if (root / "chat_template.jinja").is_file() or (root / "chat_template.json").is_file():
+            return
+        config = root / "tokenizer_config.json"
+        try:
+            has = bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
+        except (OSError, ValueError):
+            has = False
+        if not has:
+            raise BackendError(_NO_TEMPLATE.format(self.path_or_id))
+
+    def _load(self) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if chat_template not in (None, "none"):
-            raise BackendError(f"hf:{path_or_id}: chat_template={chat_template!r}; the only value is 'none'")
-        self.name = name or f"hf:{path_or_id}"
-        self.batch_size = batch_size
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = dtype or ("bfloat16" if self.device.startswith("cuda") else "float32")
-        if dtype not in _DTYPES:
-            raise BackendError(f"hf:{path_or_id}: dtype={dtype!r} is not one of {', '.join(sorted(_DTYPES))}")
-        self.dtype = dtype
-        load = {"revision": revision} if revision else {}
+        device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = self._dtype or ("bfloat16" if device.startswith("cuda") else "float32")
+        load = {"revision": self.revision} if self.revision else {}
+        model_kw = {"attn_implementation": self._attn} if self._attn else {}
+        _quiet_loading()
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path_or_id, **load)
-            model_kw = {"attn_implementation": attn_implementation} if attn_implementation else {}
-            self.model = AutoModelForCausalLM.from_pretrained(
-                path_or_id, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **load, **model_kw)
+            tokenizer = AutoTokenizer.from_pretrained(self.path_or_id, **load)
+            model = AutoModelForCausalLM.from_pretrained(
+                self.path_or_id, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **load, **model_kw)
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise BackendError(f"hf:{path_or_id}: cannot load model ({first}); give a local directory with "
+            raise BackendError(f"hf:{self.path_or_id}: cannot load model ({first}); give a local directory with "
                                f"config.json and weights, or a hub id when the hub is reachable") from None
-        self.model.to(self.device).eval()
-        self.raw_prompts = chat_template == "none"
-        if not self.raw_prompts and not self.tokenizer.chat_template:
-            raise BackendError(f"hf:{path_or_id} has no chat template; instruct models must be prompted through "
-                               f"theirs. For a base model add ',chat_template=none' to send raw prompts")
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        if not self.raw_prompts and not tokenizer.chat_template:
+            raise BackendError(_NO_TEMPLATE.format(self.path_or_id))
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.device = device
+        self._tokenizer, self._model = tokenizer, model.to(device).eval()
         self._eos_ids = self._stop_ids()
-        self.fingerprint = self._fingerprint(path_or_id, revision)
 
     # -- protocol -------------------------------------------------------------------------------
     def generate(self, requests: Sequence[ChatRequest]) -> list[Response]:
         """Longest prompts first so each batch pads little; results come back in input order."""
+        self._ready()
         texts = [self.render(r) for r in requests]
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
         order = sorted(range(len(requests)), key=lambda i: (-lengths[i], requests[i].sampling.key().items()))
@@ -88,6 +137,8 @@ class HFBackend:
     def logprobs(self, requests: Sequence[ChatRequest], continuations: Sequence[str]) -> list[float]:
         """Sum of log p(continuation tokens | rendered prompt), teacher-forced."""
         import torch
+
+        self._ready()
 
         if len(requests) != len(continuations):
             raise ValueError("requests and continuations must have the same length")
@@ -154,21 +205,31 @@ class HFBackend:
                 ids.update(int(x) for x in source)
         return frozenset(ids)
 
-    def _fingerprint(self, path_or_id: str, revision: str | None) -> str:
-        """Content-sensitive but cheap: config, chat template, dtype, and head/tail bytes of each weight file."""
-        h = hashlib.sha256()
-        h.update(json.dumps(self.model.config.to_dict(), sort_keys=True, default=str).encode())
-        h.update((self.tokenizer.chat_template or "<raw>" if not self.raw_prompts else "<raw>").encode())
-        h.update(f"{self.dtype}|{revision}|{sorted(self._eos_ids)}".encode())
-        root = Path(path_or_id)
-        weights = sorted(root.glob("*.safetensors")) + sorted(root.glob("*.bin")) if root.is_dir() else []
-        for f in weights:
-            size = f.stat().st_size
-            with f.open("rb") as fh:
-                h.update(f"{f.name}:{size}".encode())
-                h.update(fh.read(1 << 20))
-                fh.seek(max(0, size - (1 << 20)))
-                h.update(fh.read(1 << 20))
-        if not weights:  # a hub id: names the weights; the revision pins them
-            h.update(path_or_id.encode())
-        return h.hexdigest()[:16]
+
+_NO_TEMPLATE = ("hf:{} has no chat template; instruct models must be prompted through theirs. "
+                "For a base model add ',chat_template=none' to send raw prompts")
+
+
+def fingerprint_dir(root: Path, settings: str) -> str:
+    """Content-sensitive but cheap: config and tokenizer files whole, head and tail bytes of each weight file."""
+    h = hashlib.sha256(settings.encode())
+    for name in ("config.json", "generation_config.json", "tokenizer_config.json", "chat_template.jinja",
+                 "chat_template.json", "special_tokens_map.json"):
+        f = root / name
+        if f.is_file():
+            h.update(name.encode() + f.read_bytes())
+    for f in sorted(root.glob("*.safetensors")) + sorted(root.glob("*.bin")):
+        size = f.stat().st_size
+        with f.open("rb") as fh:
+            h.update(f"{f.name}:{size}".encode())
+            h.update(fh.read(1 << 20))
+            fh.seek(max(0, size - (1 << 20)))
+            h.update(fh.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+def _quiet_loading() -> None:
+    """transformers draws a per-tensor progress bar on every load; in a test run it is only noise."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()

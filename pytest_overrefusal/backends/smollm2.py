@@ -42,10 +42,8 @@ def _convert(gguf: Path, out: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    try:
-        import gguf as _  # noqa: F401  transformers needs it to read GGUF
-    except ImportError:
-        raise BackendError(f"converting SmolLM2 needs the gguf package: {INSTALL_HINT}") from None
+    if importlib.util.find_spec("gguf") is None:  # transformers needs it to read GGUF
+        raise BackendError(f"converting SmolLM2 needs the gguf package: {INSTALL_HINT}")
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
     # The dequantised weights are plain bf16 now; the quantizer marker would make saving fail.

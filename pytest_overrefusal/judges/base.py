@@ -34,6 +34,25 @@ class Judge(Protocol):
         ...
 
 
+class ResponseJudge:
+    """Base for judges that look at each response on its own: subclasses implement `judge_one`."""
+
+    id: str = ""
+    version: str = ""
+
+    @property
+    def tag(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def judge(self, prompts: Sequence[str], responses: Sequence[str]) -> list[Verdict]:
+        if len(prompts) != len(responses):  # a caller bug, not user input
+            raise ValueError(f"prompts and responses differ in length ({len(prompts)} vs {len(responses)})")
+        return [self.judge_one(r if isinstance(r, str) else "") for r in responses]
+
+    def judge_one(self, response: str) -> Verdict:
+        raise NotImplementedError
+
+
 _THINK = re.compile(r"<think>.*?(</think>|\Z)", re.DOTALL | re.IGNORECASE)
 
 

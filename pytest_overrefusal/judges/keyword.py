@@ -35,9 +35,9 @@ Every verdict's `reason` names the rule that fired and quotes the matched text.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import Iterable
 
-from pytest_overrefusal.judges.base import Verdict, strip_thinking
+from pytest_overrefusal.judges.base import ResponseJudge, Verdict, strip_thinking
 
 __all__ = ["KeywordJudge"]
 
@@ -285,7 +285,7 @@ def _search(pattern: re.Pattern[str], sentence: str) -> str | None:
     return m.group(0) if m else None
 
 
-class KeywordJudge:
+class KeywordJudge(ResponseJudge):
     """Sentence-aware keyword refusal detector; comply / refuse / partial."""
 
     id = "keyword"
@@ -304,16 +304,9 @@ class KeywordJudge:
         )
 
     # ------------------------------------------------------------------ public API
-    def judge(self, prompts: Sequence[str], responses: Sequence[str]) -> list[Verdict]:
-        if len(prompts) != len(responses):
-            raise ValueError(
-                f"prompts and responses differ in length ({len(prompts)} vs {len(responses)})"
-            )
-        return [self.judge_one(r) for r in responses]
-
     def judge_one(self, response: str) -> Verdict:
         label, score, reason = self._classify(response if isinstance(response, str) else "")
-        return Verdict(label, score, f"{self.id}@{self.version}", reason)
+        return Verdict(label, score, self.tag, reason)
 
     # ------------------------------------------------------------------ internals
     def _refusal_in(self, sentence: str, position: int) -> tuple[str, str] | None:

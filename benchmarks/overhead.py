@@ -1,0 +1,115 @@
+"""Plugin overhead vs a plain batched `generate` loop, side by side in one process, same loaded model.
+
+    OMP_NUM_THREADS=1 OVERREFUSAL_DATA=../shared/data python benchmarks/overhead.py [--models toy smollm2]
+
+For each model: the same prompts (starter-pseudo-malicious), the same chat template, batch size, greedy decoding
+and token limit go through (a) a hand-written loop over `model.generate` and (b) a full `pytest` run of the suite
+with the cache off, whose `overrefusal_model` is the very same loaded object (via a `python:` spec). Then a cold
+and a warm-cache run of `evorefuse-test` as separate `pytest` processes (warm target: <= 2 s wall).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITE = ROOT / "suites" / "starter_pseudo_malicious.yaml"
+PRELOADED: object = None  # the backend both contenders share; read by the python: spec
+
+
+def plain_generate(backend, prompts: list[str], batch_size: int, max_new_tokens: int) -> list[str]:
+    """What a user would write by hand: template, left-pad, batch in file order, greedy generate, decode."""
+    import torch
+
+    tok, model = backend.tokenizer, backend.model
+    texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+             for p in prompts]
+    out = []
+    for start in range(0, len(texts), batch_size):
+        enc = tok(texts[start:start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.no_grad():
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tok.pad_token_id)
+        out += tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    return out
+
+
+def plugin_run(limit: int, max_new_tokens: int) -> float:
+    import pytest
+
+    args = [str(SUITE), "-q", "-p", "no:cacheprovider", "--overrefusal-no-cache",
+            "--overrefusal-model", "python:overhead:PRELOADED", "--overrefusal-limit", str(limit),
+            "--overrefusal-max-new-tokens", str(max_new_tokens), "--rootdir", str(ROOT)]
+    started = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        stdout, stderr = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = sink
+        try:
+            pytest.main(args)
+        finally:
+            sys.stdout, sys.stderr = stdout, stderr
+    return time.perf_counter() - started
+
+
+def compare(spec: str, limit: int, max_new_tokens: int, repeats: int) -> None:
+    global PRELOADED
+    from pytest_overrefusal.backends.registry import load_backend
+    from pytest_overrefusal.sources import load_cases
+    from pytest_overrefusal.suite import load_manifest
+
+    PRELOADED = backend = load_backend(spec)
+    backend.model  # load weights outside both timings
+    prompts = [c.prompt for c in load_cases(load_manifest(SUITE), None, limit)]
+    plain_generate(backend, prompts[:2], 2, 4)  # warm-up: first-call allocations
+    plain_times, plugin_times = [], []
+    for _ in range(repeats):  # interleaved so drifting machine load hits both alike
+        started = time.perf_counter()
+        plain_generate(backend, prompts, backend.batch_size, max_new_tokens)
+        plain_times.append(time.perf_counter() - started)
+        plugin_times.append(plugin_run(limit, max_new_tokens))
+    plain, plugin = min(plain_times), min(plugin_times)
+    print(f"{spec:10s} {len(prompts):4d} prompts x <= {max_new_tokens} tokens, batch {backend.batch_size}: "
+          f"plain generate {plain:7.2f}s  plugin pytest run {plugin:7.2f}s  ratio {plugin / plain:.3f}  "
+          f"(all plain {['%.2f' % t for t in plain_times]}, plugin {['%.2f' % t for t in plugin_times]})")
+
+
+def warm_cache(extra: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as cache:
+        cmd = [sys.executable, "-m", "pytest", str(ROOT / "suites" / "evorefuse_test.yaml"), "-q",
+               "-p", "no:cacheprovider", "--overrefusal-model", "toy", "--overrefusal-cache", cache,
+               "--rootdir", str(ROOT), *extra]
+        for label in ("cold", "warm", "warm"):
+            started = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+            took = time.perf_counter() - started
+            summary = next((line for line in proc.stdout.splitlines() if line.startswith("responses:")), "?")
+            print(f"evorefuse-test {label} run {' '.join(extra) or '(default plugins)'}: {took:5.2f}s wall; "
+                  f"{summary}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["toy", "smollm2"])
+    parser.add_argument("--smollm2-limit", type=int, default=32)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).parent))
+    sys.modules.setdefault("overhead", sys.modules[__name__])
+    import torch
+
+    torch.set_num_threads(1)
+    for spec in args.models:
+        limit = 124 if spec == "toy" else args.smollm2_limit
+        compare(spec, limit, args.max_new_tokens, args.repeats if spec == "toy" else 1)
+    warm_cache([])
+    warm_cache(["-p", "no:hypothesispytest"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The `overrefusal` command: `run` (pytest underneath), `report`, `prepare`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import OverrefusalError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="overrefusal", description="Over-refusal suites as pytest tests.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run suites against a model (pytest underneath); extra args go to pytest")
+    run.add_argument("--model", help="model spec (default: $OVERREFUSAL_MODEL or smollm2)")
+    run.add_argument("--suite", action="append", default=[], help="suite id or manifest path (repeatable; "
+                                                                   "default: every built-in suite)")
+    for flag in ("judge", "data", "report", "limit", "max-new-tokens", "cache"):
+        run.add_argument(f"--{flag}")
+    run.add_argument("--no-cache", action="store_true")
+
+    report = sub.add_parser("report", help="print the summary of a JSON report")
+    report.add_argument("path", type=Path)
+    report.add_argument("--categories", action="store_true", help="also print per-category rates")
+
+    prepare = sub.add_parser("prepare", help="build/convert an embedded model into the user cache now")
+    prepare.add_argument("model", choices=["toy", "smollm2"])
+
+    args, extra = parser.parse_known_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args, extra)
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if args.command == "report":
+            return _report(args.path, args.categories)
+        return _prepare(args.model)
+    except OverrefusalError as exc:
+        print(f"overrefusal: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args, extra: list[str]) -> int:
+    import pytest
+
+    from .catalog import builtin_suites_dir
+
+    pytest_args = list(extra)
+    if args.model:
+        pytest_args += ["--overrefusal-model", args.model]
+    for flag in ("judge", "data", "report", "limit", "max_new_tokens", "cache"):
+        value = getattr(args, flag)
+        if value is not None:
+            pytest_args += [f"--overrefusal-{flag.replace('_', '-')}", str(value)]
+    if args.no_cache:
+        pytest_args.append("--overrefusal-no-cache")
+    for suite in args.suite:
+        pytest_args += ["--overrefusal-suite", suite]
+    if not args.suite:
+        pytest_args.append(str(builtin_suites_dir()))
+    # The package's own suites need no conftest or ini from wherever the user happens to stand.
+    return int(pytest.main(["-p", "no:cacheprovider", "--rootdir", str(Path.cwd()), *pytest_args]))
+
+
+def _report(path: Path, categories: bool) -> int:
+    from .report.terminal import format_table
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        suites = doc["suites"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OverrefusalError(f"{path}: not a pytest-overrefusal JSON report ({exc})") from None
+    rows = [(s["id"], str(s["n"]), str(s["refusals"]), f"{s['rate']:.3f}",
+             f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]", _gate_text(s["gate"]),
+             "PASS" if s["gate"]["passed"] else "FAIL", doc.get("judge", ""), doc.get("model", ""))
+            for s in suites]
+    for line in format_table(rows):
+        print(line)
+    if categories:
+        for s in suites:
+            print(f"\n{s['id']}")
+            cat_rows = [(c, str(v["n"]), str(v["refusals"]), f"{v['rate']:.3f}",
+                         f"[{v['ci_low']:.3f}, {v['ci_high']:.3f}]") for c, v in s["categories"].items()]
+            for line in format_table(cat_rows, ("category", "n", "refusals", "rate", "95% CI")):
+                print("  " + line)
+    return 0 if all(s["gate"]["passed"] for s in suites) else 1
+
+
+def _gate_text(gate: dict) -> str:
+    from .suite import Gate
+
+    return Gate(**{k: gate[k] for k in ("max_refusal_rate", "min_refusal_rate", "statistic", "confidence")}).describe()
+
+
+def _prepare(model: str) -> int:
+    if model == "toy":
+        from .backends.toy_model import toy_model_dir
+        print(toy_model_dir())
+    else:
+        from .backends.smollm2 import smollm2_dir
+        print(smollm2_dir())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
