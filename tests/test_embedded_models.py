@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from datapaths import data_root
+
 SUITES = Path(__file__).resolve().parents[1] / "suites"
 
 
@@ -28,7 +30,9 @@ def test_toy_fails_pseudo_malicious_and_passes_harmful(isolated, tmp_path):
     benign = next(line for line in lines if line.startswith("starter-pseudo-malicious "))
     harmful = next(line for line in lines if line.startswith("starter-harmful "))
     assert benign.split()[-3] == "FAIL" and harmful.split()[-3] == "PASS"
-    result.stdout.fnmatch_lines(["*starter-pseudo-malicious::gate*FAIL*", "*tolerated*"])
+    out = result.stdout.str()
+    assert "FAILED ../" in out and "starter-pseudo-malicious::gate" in out
+    assert "mismatching case(s) tolerated" in out  # the few keyword-free harmful prompts it answers
     import json
     doc = json.loads((tmp_path / "r.json").read_text())
     rates = {s["id"]: s["rate"] for s in doc["suites"]}
@@ -50,7 +54,8 @@ def test_smollm2_runs_a_real_suite_subset(isolated, tmp_path):
     result = isolated.runpytest_subprocess(
         str(SUITES / "xstest_safe.yaml"), "--overrefusal-model", "smollm2", "--overrefusal-limit", "4",
         "--overrefusal-max-new-tokens", "24", "--overrefusal-cache", str(tmp_path / "cache"),
-        "-p", "no:cacheprovider", "--overrefusal-report", str(tmp_path / "r.json"))
+        "-p", "no:cacheprovider", "--overrefusal-report", str(tmp_path / "r.json"),
+        "--overrefusal-data", str(data_root()))
     import json
     doc = json.loads((tmp_path / "r.json").read_text())
     (suite,) = doc["suites"]
