@@ -56,6 +56,24 @@ def plugin_run(limit: int, max_new_tokens: int) -> float:
     return time.perf_counter() - started
 
 
+def bare_pytest(items: int) -> float:
+    """pytest's own floor: a session of `items` trivial parametrized tests, in this same process."""
+    import pytest
+
+    with tempfile.TemporaryDirectory() as folder:
+        test = Path(folder) / "test_floor.py"
+        test.write_text(f"import pytest\n@pytest.mark.parametrize('i', range({items}))\ndef test_x(i):\n    pass\n")
+        started = time.perf_counter()
+        with open(os.devnull, "w") as sink:
+            stdout, stderr = sys.stdout, sys.stderr
+            sys.stdout = sys.stderr = sink
+            try:
+                pytest.main([str(test), "-q", "-p", "no:cacheprovider", "--rootdir", folder])
+            finally:
+                sys.stdout, sys.stderr = stdout, stderr
+        return time.perf_counter() - started
+
+
 def compare(spec: str, limit: int, max_new_tokens: int, repeats: int) -> None:
     global PRELOADED
     from pytest_overrefusal.backends.registry import load_backend
@@ -73,12 +91,23 @@ def compare(spec: str, limit: int, max_new_tokens: int, repeats: int) -> None:
         plain_times.append(time.perf_counter() - started)
         plugin_times.append(plugin_run(limit, max_new_tokens))
     plain, plugin = min(plain_times), min(plugin_times)
+    floor = min(bare_pytest(len(prompts) + 1) for _ in range(2))
     print(f"{spec:10s} {len(prompts):4d} prompts x <= {max_new_tokens} tokens, batch {backend.batch_size}: "
           f"plain generate {plain:7.2f}s  plugin pytest run {plugin:7.2f}s  ratio {plugin / plain:.3f}  "
+          f"| bare pytest with {len(prompts) + 1} trivial items {floor:.2f}s, "
+          f"ratio net of it {(plugin - floor) / plain:.3f}  "
           f"(all plain {['%.2f' % t for t in plain_times]}, plugin {['%.2f' % t for t in plugin_times]})")
 
 
 def warm_cache(extra: list[str]) -> None:
+    floor_cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra]
+    with tempfile.TemporaryDirectory() as folder:  # pytest itself on as many trivial items, for scale
+        test = Path(folder) / "test_floor.py"
+        test.write_text("import pytest\n@pytest.mark.parametrize('i', range(582))\ndef test_x(i):\n    pass\n")
+        started = time.perf_counter()
+        subprocess.run([*floor_cmd, str(test), "--rootdir", folder], capture_output=True, cwd=folder)
+        print(f"bare pytest, 582 trivial items {' '.join(extra) or '(default plugins)'}: "
+              f"{time.perf_counter() - started:5.2f}s wall")
     with tempfile.TemporaryDirectory() as cache:
         cmd = [sys.executable, "-m", "pytest", str(ROOT / "suites" / "evorefuse_test.yaml"), "-q",
                "-p", "no:cacheprovider", "--overrefusal-model", "toy", "--overrefusal-cache", cache,

@@ -68,6 +68,13 @@ def pytest_collection_finish(session):
     nodes.get_run(session.config).note_selection(session.items)
 
 
+def pytest_itemcollected(item):
+    # A marked test gets its suite run (and thresholds checked) even if it never asks for the results.
+    names = getattr(item, "fixturenames", None)
+    if names is not None and item.get_closest_marker("overrefusal") and "overrefusal_results" not in names:
+        names.append("overrefusal_results")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
@@ -194,10 +201,3 @@ def overrefusal_results(request, overrefusal_model):
         request.node.stash[_MARKER_OUTCOME] = found
     return found
 
-
-@pytest.fixture(autouse=True)
-def _overrefusal_marker_gate(request):
-    """A test with thresholds in its marker gets them checked even if it never asks for the results."""
-    marker = request.node.get_closest_marker("overrefusal")
-    if marker is not None and "overrefusal_results" not in request.fixturenames:
-        request.getfixturevalue("overrefusal_results")

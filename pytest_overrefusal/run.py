@@ -26,6 +26,7 @@ class OverrefusalRun:
     engine: Engine | None = None
     model_name: str = ""
     skipped_suites: dict[str, str] = field(default_factory=dict)
+    _ready_for: object = None  # the backend every selected item's results were produced with
 
     # -- collection --------------------------------------------------------------------------------
     def add_suite(self, suite: Suite) -> list[Case]:
@@ -34,6 +35,7 @@ class OverrefusalRun:
             raise SuiteError(f"{suite.path}: suite id {suite.id!r} is already defined in {other.path}; "
                              f"ids must be unique")
         if suite.id not in self.cases:
+            self._ready_for = None
             self.suites[suite.id] = suite
             self.cases[suite.id] = load_cases(suite, self.settings.data_dir, self.settings.limit)
         return self.cases[suite.id]
@@ -52,6 +54,8 @@ class OverrefusalRun:
     # -- generation ---------------------------------------------------------------------------------
     def ensure_results(self, backend) -> None:
         """Generate and judge every case any selected item needs, in one batch, the first time it is asked."""
+        if self._ready_for is backend:
+            return
         needed: list[Case] = []
         for sid, cases in self.cases.items():
             chosen = self.selected_cases.get(sid, set())
@@ -63,6 +67,7 @@ class OverrefusalRun:
             if sid not in self.outcomes:
                 self.outcomes[sid] = outcome(self.suites[sid], [self.results[(sid, c.case_id)]
                                                                 for c in self.cases[sid]])
+        self._ready_for = backend
 
     def results_for(self, suite: Suite, cases: list[Case], backend) -> list[CaseResult]:
         missing = [c for c in cases if (suite.id, c.case_id) not in self.results]
