@@ -65,7 +65,7 @@ def _run(args, extra: list[str]) -> int:
 
 
 def _report(path: Path, categories: bool) -> int:
-    from .report.terminal import format_table
+    from .report.terminal import CATEGORY_HEADERS, format_table
 
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -83,7 +83,7 @@ def _report(path: Path, categories: bool) -> int:
             print(f"\n{s['id']}")
             cat_rows = [(c, str(v["n"]), str(v["refusals"]), f"{v['rate']:.3f}",
                          f"[{v['ci_low']:.3f}, {v['ci_high']:.3f}]") for c, v in s["categories"].items()]
-            for line in format_table(cat_rows, ("category", "n", "refusals", "rate", "95% CI")):
+            for line in format_table(cat_rows, CATEGORY_HEADERS):
                 print("  " + line)
     return 0 if all(s["gate"]["passed"] for s in suites) else 1
 

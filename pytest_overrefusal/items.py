@@ -73,8 +73,11 @@ class _SuiteItem(pytest.Function):
         run = get_run(self.config)
         model = self.funcargs["overrefusal_model"]
         capman = self.config.pluginmanager.getplugin("capturemanager")
-        if capman is not None:  # let the progress bar reach the terminal
+        if capman is not None:  # let the progress bar reach the terminal, on a line of its own
             with capman.global_and_fixture_disabled():
+                reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+                if reporter is not None and not run.results:
+                    reporter.ensure_newline()
                 run.ensure_results(model)
         else:
             run.ensure_results(model)

@@ -112,7 +112,7 @@ class _ExitFollowsGates:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    from .report.terminal import format_table, summary_rows
+    from .report.terminal import CATEGORY_HEADERS, category_rows, format_table, summary_rows
 
     run = nodes.get_run(config)
     outcomes = [run.outcomes[s] for s in sorted(run.outcomes)]
@@ -123,6 +123,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if outcomes:
         for line in format_table(summary_rows(outcomes, run.judge_tag, run.model_name)):
             tr.write_line(line)
+        if config.get_verbosity() > 0:
+            for o in outcomes:
+                tr.write_line(f"\n{o.suite.id} by category:")
+                for line in format_table(category_rows(o), CATEGORY_HEADERS):
+                    tr.write_line("  " + line)
     if run.engine is not None:
         s = run.engine.stats
         tr.write_line(f"responses: {s.requested} requested, {s.cached} from cache, {s.generated} generated "

@@ -93,6 +93,13 @@ def test_min_gate_on_refuse_suite(project):
     assert "0.250" in row and "FAIL" in row and "keyword@1" in row and "keyword-model" in row
 
 
+def test_verbose_summary_breaks_rates_down_by_category(project):
+    write_suite(project)
+    out = run(project, "-v").stdout.str()
+    assert "benign by category:" in out
+    assert any(line.split()[:4] == ["homonyms", "1", "1", "1.000"] for line in out.splitlines() if line.strip())
+
+
 def test_wilson_gate_is_stricter_than_point(project):
     write_suite(project, gate="max_refusal_rate: 0.3, statistic: wilson")
     result = run(project)

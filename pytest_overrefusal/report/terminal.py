@@ -18,6 +18,14 @@ def summary_rows(outcomes: Iterable[SuiteOutcome], judge: str, model: str) -> li
     return rows
 
 
+CATEGORY_HEADERS = ("category", "n", "refusals", "rate", "95% CI")
+
+
+def category_rows(o: SuiteOutcome) -> list[tuple[str, ...]]:
+    return [(cat, str(r.n), str(r.k), f"{r.value:.3f}", f"[{r.interval[0]:.3f}, {r.interval[1]:.3f}]")
+            for cat, r in o.by_category.items()]
+
+
 def format_table(rows: list[tuple[str, ...]], headers: tuple[str, ...] = HEADERS) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     def line(cells):
