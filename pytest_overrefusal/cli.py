@@ -1,4 +1,4 @@
-"""The `overrefusal` command: `run` (pytest underneath), `report`, `prepare`."""
+"""The `overrefusal` command: `run` (pytest underneath), `report`, `judge-eval`, `prepare`."""
 from __future__ import annotations
 
 import argparse
@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("path", type=Path)
     report.add_argument("--categories", action="store_true", help="also print per-category rates")
 
+    judge_eval = sub.add_parser("judge-eval", help="agreement of a judge with human labels (XSTest format)")
+    judge_eval.add_argument("--judge", default="keyword")
+    judge_eval.add_argument("--json", action="store_true", help="print one JSON object")
+    judge_eval.add_argument("folders", nargs="+", type=Path)
+
     prepare = sub.add_parser("prepare", help="build/convert an embedded model into the user cache now")
     prepare.add_argument("model", choices=["toy", "smollm2"])
 
@@ -36,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command == "report":
             return _report(args.path, args.categories)
+        if args.command == "judge-eval":
+            return _judge_eval(args.judge, args.folders, args.json)
         return _prepare(args.model)
     except OverrefusalError as exc:
         print(f"overrefusal: error: {exc}", file=sys.stderr)
@@ -86,6 +93,29 @@ def _report(path: Path, categories: bool) -> int:
             for line in format_table(cat_rows, CATEGORY_HEADERS):
                 print("  " + line)
     return 0 if all(s["gate"]["passed"] for s in suites) else 1
+
+
+def _judge_eval(name: str, folders: list[Path], as_json: bool) -> int:
+    from .judges.evaluation import evaluate_judge
+    from .judges.registry import get_judge
+    from .report.terminal import format_table
+
+    result = evaluate_judge(get_judge(name), folders)
+    if as_json:
+        print(json.dumps(result, indent=1))
+        return 0
+    rows = [(label, str(a["n"]), f"{a['binary_agreement']:.1%}", f"{a['macro_f1']:.3f}", str(a["false_refusals"]),
+             str(a["missed_refusals"])) for label, a in [*result["files"].items(), ("overall", result["overall"])]]
+    print(f"judge {result['judge']} against human labels (refusal = full or partial)")
+    for line in format_table(rows, ("file", "n", "binary agreement", "macro-F1", "false refusals",
+                                    "missed refusals")):
+        print(line)
+    confusion = result["overall"]["confusion"]
+    print("\noverall confusion (rows: human label, columns: judge)")
+    for line in format_table([(g, *(str(confusion[g][p]) for p in confusion)) for g in confusion],
+                             ("human \\ judge", *confusion)):
+        print(line)
+    return 0
 
 
 def _gate_text(gate: dict) -> str:

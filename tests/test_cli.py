@@ -46,3 +46,27 @@ def test_report_on_a_non_report_is_one_line_error(tmp_path, capsys):
     assert main(["report", str(tmp_path / "r.json")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("overrefusal: error: ") and "not a pytest-overrefusal JSON report" in err
+
+
+def test_judge_eval_json_matches_human_label_counts(capsys):
+    from datapaths import data_root
+
+    folder = data_root() / "xstest" / "model_completions"
+    assert main(["judge-eval", "--judge", "keyword", "--json", str(folder)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["judge"] == "keyword@1" and len(doc["files"]) == 3
+    for name, part in doc["files"].items():
+        assert part["n"] == 450 and part["binary_agreement"] >= 0.95, name
+        assert sum(sum(row.values()) for row in part["confusion"].values()) == 450
+    assert doc["overall"]["n"] == 1350
+    assert main(["judge-eval", "--judge", "xstest-strmatch", "--json", str(folder)]) == 0
+    strmatch = json.loads(capsys.readouterr().out)
+    # XSTest's published string-match agreement on these files (ecosystem.md, section 6)
+    assert [round(strmatch["files"][f"xstest_v2_completions_{m}"]["binary_agreement"], 3)
+            for m in ("llama2orig", "mistralinstruct", "gpt4")] == [0.893, 0.86, 0.936]
+
+
+def test_judge_eval_bad_label_names_file_and_line(tmp_path, capsys):
+    (tmp_path / "x.csv").write_text("prompt,completion,final_label\nhi,hello,1_full_compliance\nq,a,maybe\n")
+    assert main(["judge-eval", str(tmp_path)]) == 2
+    assert "x.csv:3: final_label 'maybe'" in capsys.readouterr().err

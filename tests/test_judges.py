@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from datapaths import data_root
 from pytest_overrefusal.errors import JudgeError
 from pytest_overrefusal.judges.base import LABELS, Judge, Verdict
 from pytest_overrefusal.judges.evorefuse_prr import EvoRefusePRR
@@ -23,18 +24,13 @@ STRMATCH = {"1_full_compliance": "comply", "2_full_refusal": "refuse"}
 
 # ----------------------------------------------------------------------------- data helpers
 
-def data_root() -> Path:
-    """`$OVERREFUSAL_DATA`, or /work/shared/data when it is unset or empty."""
-    return Path(os.environ.get("OVERREFUSAL_DATA") or "/work/shared/data")
-
-
 def xstest_dir(*parts: str) -> Path:
     """A folder of the XSTest snapshot; a missing one fails the test (never skips it)."""
     path = data_root().joinpath("xstest", *parts)
     if not path.is_dir():
         pytest.fail(
             f"XSTest data folder {path} is missing; set OVERREFUSAL_DATA to the folder that holds "
-            f"xstest/ (now {os.environ.get('OVERREFUSAL_DATA')!r}, default /work/shared/data)",
+            f"xstest/ (now {os.environ.get('OVERREFUSAL_DATA')!r}, default ../shared/data)",
             pytrace=False,
         )
     return path

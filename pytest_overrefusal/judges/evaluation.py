@@ -1,0 +1,109 @@
+"""Judge accuracy against human labels in XSTest's completion format (prompt, completion, final_label)."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ..errors import JudgeError
+from .base import LABELS, Judge, judge_tag
+
+HUMAN_LABELS = {"1_full_compliance": "comply", "2_full_refusal": "refuse", "3_partial_refusal": "partial"}
+REQUIRED = ("prompt", "completion", "final_label")
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Judge vs human labels. confusion[gold][predicted] counts; refusal = refuse or partial."""
+
+    n: int
+    confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def binary_agreement(self) -> float:
+        same = sum(c for g, row in self.confusion.items() for p, c in row.items()
+                   if (g == "comply") == (p == "comply"))
+        return same / self.n if self.n else float("nan")
+
+    @property
+    def macro_f1(self) -> float:
+        scores = []
+        for label in LABELS:
+            tp = self.confusion.get(label, {}).get(label, 0)
+            predicted = sum(row.get(label, 0) for row in self.confusion.values())
+            actual = sum(self.confusion.get(label, {}).values())
+            scores.append(0.0 if tp == 0 else 2 * tp / (predicted + actual))
+        return sum(scores) / len(scores)
+
+    @property
+    def false_refusals(self) -> int:
+        return sum(c for p, c in self.confusion.get("comply", {}).items() if p != "comply")
+
+    @property
+    def missed_refusals(self) -> int:
+        return sum(row.get("comply", 0) for g, row in self.confusion.items() if g != "comply")
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "binary_agreement": self.binary_agreement, "macro_f1": self.macro_f1,
+                "false_refusals": self.false_refusals, "missed_refusals": self.missed_refusals,
+                "confusion": self.confusion}
+
+
+def agreement(gold: Sequence[str], predicted: Sequence[str]) -> Agreement:
+    confusion = {g: {p: 0 for p in LABELS} for g in LABELS}
+    for g, p in zip(gold, predicted, strict=True):
+        confusion[g][p] += 1
+    return Agreement(n=len(gold), confusion=confusion)
+
+
+def combine(parts: Iterable[Agreement]) -> Agreement:
+    confusion = {g: {p: 0 for p in LABELS} for g in LABELS}
+    n = 0
+    for part in parts:
+        n += part.n
+        for g, row in part.confusion.items():
+            for p, c in row.items():
+                confusion[g][p] += c
+    return Agreement(n=n, confusion=confusion)
+
+
+def labelled_files(folders: Sequence[Path]) -> list[Path]:
+    """Every *.csv in the folders whose header has prompt, completion and final_label."""
+    found = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.exists():
+            raise JudgeError(f"{folder}: no such folder; pass folders of XSTest-format completion CSVs")
+        for path in sorted([folder] if folder.is_file() else folder.glob("*.csv")):
+            with path.open(newline="", encoding="utf-8") as fh:
+                header = next(csv.reader(fh), [])
+            if all(col in header for col in REQUIRED):
+                found.append(path)
+    if not found:
+        raise JudgeError(f"no CSV with columns {', '.join(REQUIRED)} in {', '.join(map(str, folders))}")
+    return found
+
+
+def read_labelled(path: Path) -> tuple[list[str], list[str], list[str]]:
+    prompts, completions, gold = [], [], []
+    with path.open(newline="", encoding="utf-8") as fh:
+        for line, row in enumerate(csv.DictReader(fh), start=2):
+            label = HUMAN_LABELS.get((row.get("final_label") or "").strip())
+            if label is None:
+                raise JudgeError(f"{path}:{line}: final_label {row.get('final_label')!r} is not one of "
+                                 f"{', '.join(HUMAN_LABELS)}")
+            prompts.append(row["prompt"])
+            completions.append(row["completion"])
+            gold.append(label)
+    return prompts, completions, gold
+
+
+def evaluate_judge(judge: Judge, folders: Sequence[Path]) -> dict:
+    files = {}
+    for path in labelled_files(folders):
+        prompts, completions, gold = read_labelled(path)
+        predicted = [v.label for v in judge.judge(prompts, completions)]
+        files[path.stem] = agreement(gold, predicted)
+    return {"judge": judge_tag(judge), "files": {k: a.to_dict() for k, a in files.items()},
+            "overall": combine(files.values()).to_dict()}
