@@ -103,9 +103,9 @@ class GateItem(_SuiteItem):
 
     def runtest(self):
         run = self._model()
-        found = run.outcomes[self.suite_id]
-        if not found.passed:
-            raise GateFailure(found.message())
+        problems = run.gate_problems(self.suite_id)
+        if problems:
+            raise GateFailure("\n".join(problems))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, GateFailure):

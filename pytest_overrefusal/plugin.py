@@ -24,6 +24,8 @@ def pytest_addoption(parser):
         parser.addini(dest, help=help_text, default="")
     group.addoption("--overrefusal-no-cache", dest="overrefusal_no_cache", action="store_true",
                     help="generate every response afresh and store nothing")
+    group.addoption("--overrefusal-force-baseline", dest="overrefusal_force_baseline", action="store_true",
+                    help="compare with the baseline even when judge or generation settings differ")
 
 
 def pytest_configure(config):
@@ -34,15 +36,21 @@ def pytest_configure(config):
         settings = Settings.from_config(config)
         if settings.suites:
             _add_suite_args(config, settings)
+        run = _new_run(settings)
     except OverrefusalError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[nodes.RUN_KEY] = _new_run(settings)
+    config.stash[nodes.RUN_KEY] = run
     config.pluginmanager.register(_ExitFollowsGates(), "overrefusal-exit-follows-gates")
 
 
 def _new_run(settings):
     from .run import OverrefusalRun
-    return OverrefusalRun(settings)
+
+    run = OverrefusalRun(settings)
+    if settings.baseline is not None:
+        from .baseline import load_baseline
+        run.baseline = load_baseline(settings.baseline)
+    return run
 
 
 def _add_suite_args(config, settings: Settings) -> None:
@@ -112,7 +120,7 @@ class _ExitFollowsGates:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    from .report.terminal import CATEGORY_HEADERS, category_rows, format_table, summary_rows
+    from .report.terminal import CATEGORY_HEADERS, category_rows, format_table, summary_table
 
     run = nodes.get_run(config)
     outcomes = [run.outcomes[s] for s in sorted(run.outcomes)]
@@ -121,7 +129,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr = terminalreporter
     tr.section("over-refusal summary")
     if outcomes:
-        for line in format_table(summary_rows(outcomes, run.judge_tag, run.model_name)):
+        for line in format_table(*summary_table(outcomes, run.judge_tag, run.model_name, run.comparisons)):
             tr.write_line(line)
         if config.get_verbosity() > 0:
             for o in outcomes:
@@ -147,8 +155,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             tr.write_line(f"  ... and {len(run.tolerated) - 20} more (see the report file)")
     for path, why in run.skipped_suites.items():
         tr.write_line(f"suite skipped: {why}", yellow=True)
+    for sid, found in sorted(run.comparisons.items()):
+        text = found if isinstance(found, str) else found.describe()
+        tr.write_line(f"{sid} {text}", red=isinstance(found, str) or found.regressed)
     if run.settings.report is not None and outcomes:
         tr.write_line(f"report written to {run.settings.report}")
+    if run.settings.save_baseline is not None and outcomes:
+        tr.write_line(f"baseline saved to {run.settings.save_baseline}")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -159,7 +172,12 @@ def pytest_sessionfinish(session, exitstatus):
         outcomes = [run.outcomes[s] for s in sorted(run.outcomes)]
         settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(run.settings).items()}
         write_report(run.settings.report, outcomes, run.results.values(), model=run.model_name,
-                     judge=run.judge_tag, settings=settings)
+                     judge=run.judge_tag, settings=settings, comparisons=run.comparisons)
+    if run.settings.save_baseline is not None and run.outcomes and not hasattr(session.config, "workerinput"):
+        from .baseline import save_baseline
+
+        save_baseline(run.settings.save_baseline, [run.outcomes[s] for s in sorted(run.outcomes)],
+                      model=run.model_name, judge=run.judge_tag, max_new_tokens=run.settings.max_new_tokens)
     run.close()
 
 

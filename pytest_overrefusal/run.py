@@ -27,6 +27,8 @@ class OverrefusalRun:
     model_name: str = ""
     skipped_suites: dict[str, str] = field(default_factory=dict)
     _ready_for: object = None  # the backend every selected item's results were produced with
+    baseline: object = None  # baseline.Baseline when --overrefusal-baseline is given
+    comparisons: dict[str, object] = field(default_factory=dict)  # suite id -> Comparison, or why not comparable
 
     # -- collection --------------------------------------------------------------------------------
     def add_suite(self, suite: Suite) -> list[Case]:
@@ -67,7 +69,24 @@ class OverrefusalRun:
             if sid not in self.outcomes:
                 self.outcomes[sid] = outcome(self.suites[sid], [self.results[(sid, c.case_id)]
                                                                 for c in self.cases[sid]])
+        self._compare_with_baseline()
         self._ready_for = backend
+
+    def _compare_with_baseline(self) -> None:
+        if self.baseline is None:
+            return
+        from .baseline import compare, incompatibility
+
+        for sid, found in self.outcomes.items():
+            if sid in self.comparisons:
+                continue
+            why = incompatibility(self.baseline, found, self.judge_tag, self.settings.max_new_tokens)
+            if why and not (self.settings.force_baseline and sid in self.baseline.suites):
+                self.comparisons[sid] = (f"cannot be compared with the baseline: {why}; match the settings or "
+                                         f"pass --overrefusal-force-baseline")
+            else:
+                self.comparisons[sid] = compare(self.baseline, found, alpha=self.settings.alpha,
+                                                tolerance=self.settings.tolerance)
 
     def results_for(self, suite: Suite, cases: list[Case], backend) -> list[CaseResult]:
         missing = [c for c in cases if (suite.id, c.case_id) not in self.results]
@@ -94,9 +113,19 @@ class OverrefusalRun:
         return self.engine
 
     # -- lookups for items ----------------------------------------------------------------------------
+    def gate_problems(self, suite_id: str) -> list[str]:
+        """Why the suite's gate fails: its rate, a regression against the baseline, or an unusable baseline."""
+        found = self.outcomes[suite_id]
+        problems = [] if found.passed else [found.message()]
+        compared = self.comparisons.get(suite_id)
+        if isinstance(compared, str):
+            problems.append(f"{suite_id} {compared}")
+        elif compared is not None and compared.regressed:
+            problems.append(f"{suite_id} {compared.describe()}")
+        return problems
+
     def gate_passes(self, suite_id: str) -> bool:
-        found = self.outcomes.get(suite_id)
-        return bool(found and found.passed)
+        return suite_id in self.outcomes and not self.gate_problems(suite_id)
 
     @property
     def judge_tag(self) -> str:

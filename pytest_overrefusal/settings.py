@@ -18,6 +18,10 @@ OPTIONS: dict[str, str] = {
     "report": "write a report; the format follows the extension: .json or .csv",
     "limit": "deterministic subsample of N cases per suite",
     "max-new-tokens": "override every suite's max_new_tokens",
+    "baseline": "compare case by case with a saved baseline; a significant regression fails the gate",
+    "save-baseline": "save this run's per-case verdicts as a baseline file",
+    "alpha": "significance level of the baseline comparison (default 0.05)",
+    "tolerance": "also fail when a suite's mismatch rate rises by more than this against the baseline",
 }
 
 
@@ -31,6 +35,11 @@ class Settings:
     report: Path | None
     limit: int | None
     max_new_tokens: int | None
+    baseline: Path | None = None
+    save_baseline: Path | None = None
+    alpha: float = 0.05
+    tolerance: float | None = None
+    force_baseline: bool = False
 
     @classmethod
     def from_config(cls, config) -> "Settings":
@@ -57,6 +66,11 @@ class Settings:
             report=path(get("report")),
             limit=_positive(get("limit"), "--overrefusal-limit"),
             max_new_tokens=_positive(get("max-new-tokens"), "--overrefusal-max-new-tokens"),
+            baseline=path(get("baseline")),
+            save_baseline=path(get("save-baseline")),
+            alpha=_fraction(get("alpha"), "--overrefusal-alpha", 0.05),
+            tolerance=_fraction(get("tolerance"), "--overrefusal-tolerance", None),
+            force_baseline=bool(config.getoption("overrefusal_force_baseline")),
         )
 
 
@@ -70,4 +84,17 @@ def _positive(value, flag: str) -> int | None:
     if number < 1:
         from .errors import OverrefusalError
         raise OverrefusalError(f"{flag}: expected a positive integer, got {value!r}")
+    return number
+
+
+def _fraction(value, flag: str, default):
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0.0 <= number <= 1.0:
+        from .errors import OverrefusalError
+        raise OverrefusalError(f"{flag}: expected a number between 0 and 1, got {value!r}")
     return number

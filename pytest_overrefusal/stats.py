@@ -48,3 +48,27 @@ class Rate:
     def __str__(self) -> str:
         lo, hi = self.interval
         return f"{self.value:.3f} ({self.k}/{self.n}; {self.confidence:.0%} CI [{lo:.3f}, {hi:.3f}])"
+
+
+def mcnemar_exact(worse: int, better: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant pair counts (binomial test at p = 1/2)."""
+    if worse < 0 or better < 0:
+        raise ValueError(f"counts must be >= 0, got {worse}, {better}")
+    n = worse + better
+    if n == 0:
+        return 1.0
+    k = min(worse, better)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n
+    return min(1.0, 2.0 * tail)
+
+
+def holm(pvalues: dict[str, float]) -> dict[str, float]:
+    """Holm step-down adjusted p-values (family-wise error control), keyed like the input."""
+    ordered = sorted(pvalues.items(), key=lambda kv: kv[1])
+    m = len(ordered)
+    adjusted: dict[str, float] = {}
+    running = 0.0
+    for rank, (key, p) in enumerate(ordered):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[key] = running
+    return adjusted

@@ -27,3 +27,8 @@ class KeywordModel:
 
 
 model = KeywordModel()
+
+
+def make(words: str = "kill", fingerprint: str = "") -> KeywordModel:
+    """Factory for python: specs, e.g. python:fakes:make,words=kill+bake."""
+    return KeywordModel(words=tuple(words.split("+")), fingerprint=fingerprint or f"keyword-model:{words}")

@@ -54,3 +54,35 @@ def test_wilson_rejects_impossible_counts(k, n):
 
 def test_rate_text():
     assert str(Rate(1, 4)) == "0.250 (1/4; 95% CI [0.046, 0.699])"
+
+
+from pytest_overrefusal.stats import holm, mcnemar_exact  # noqa: E402
+
+
+def test_mcnemar_known_values():
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(5, 5) == 1.0
+    # 10 discordant pairs all one way: 2 * 0.5**10
+    assert math.isclose(mcnemar_exact(10, 0), 2 / 1024)
+    assert math.isclose(mcnemar_exact(8, 2), 2 * (1 + 10 + 45) / 1024)
+
+
+@given(st.integers(0, 60), st.integers(0, 60))
+def test_mcnemar_is_symmetric_and_a_probability(a, b):
+    p = mcnemar_exact(a, b)
+    assert 0.0 < p <= 1.0 and p == mcnemar_exact(b, a)
+    assert mcnemar_exact(a + 1, b) <= p or a < b  # more imbalance in the worse direction never raises p
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=4), st.floats(0, 1), min_size=1, max_size=8))
+def test_holm_is_monotone_and_dominates_raw(pvalues):
+    adjusted = holm(pvalues)
+    assert set(adjusted) == set(pvalues)
+    for key, p in pvalues.items():
+        assert p <= adjusted[key] + 1e-12 <= 1.0 + 1e-12
+    order = sorted(pvalues, key=pvalues.get)
+    assert all(adjusted[x] <= adjusted[y] + 1e-12 for x, y in zip(order, order[1:]))
+
+
+def test_holm_known_values():
+    assert holm({"a": 0.01, "b": 0.04, "c": 0.03}) == {"a": 0.03, "c": 0.06, "b": 0.06}

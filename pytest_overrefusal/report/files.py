@@ -41,8 +41,19 @@ def suite_record(o: SuiteOutcome) -> dict:
     }
 
 
+def comparison_record(found) -> dict | None:
+    if found is None:
+        return None
+    if isinstance(found, str):
+        return {"comparable": False, "reason": found}
+    return {"comparable": True, "paired": found.paired, "worse": found.worse, "better": found.better,
+            "p_value": found.p_value, "delta": found.delta, "regressed": found.regressed,
+            "reasons": list(found.reasons),
+            "categories": {c: {"worse": w, "better": b, "p_holm": p} for c, (w, b, p) in found.categories.items()}}
+
+
 def write_report(path: Path, outcomes: list[SuiteOutcome], results: Iterable[CaseResult], *,
-                 model: str, judge: str, settings: dict) -> None:
+                 model: str, judge: str, settings: dict, comparisons: dict | None = None) -> None:
     suffix = path.suffix.lower()
     if suffix not in (".json", ".csv"):
         raise OverrefusalError(f"--overrefusal-report {path}: unknown format {suffix!r}; use .json or .csv")
@@ -51,7 +62,9 @@ def write_report(path: Path, outcomes: list[SuiteOutcome], results: Iterable[Cas
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     if suffix == ".json":
         doc = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": model,
-               "judge": judge, "settings": settings, "suites": [suite_record(o) for o in outcomes],
+               "judge": judge, "settings": settings,
+               "suites": [{**suite_record(o), "baseline": comparison_record((comparisons or {}).get(o.suite.id))}
+                          for o in outcomes],
                "cases": records}
         tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
     else:
