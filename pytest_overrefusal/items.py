@@ -103,6 +103,9 @@ class GateItem(_SuiteItem):
 
     def runtest(self):
         run = self._model()
+        rate = run.outcomes[self.suite_id].rate
+        self.user_properties += [("n", rate.n), ("refusals", rate.k), ("refusal_rate", round(rate.value, 6)),
+                                 ("gate", self.suite.gate.describe())]
         problems = run.gate_problems(self.suite_id)
         if problems:
             raise GateFailure("\n".join(problems))

@@ -218,3 +218,31 @@ def test_unknown_model_spec_fails_items_with_one_line(project):
     assert result.ret == 1
     out = result.stdout.str()
     assert "unknown model spec 'gpt9:whatever'" in out and "Traceback" not in out
+
+
+def test_parquet_report_and_results_load_agree_across_formats(project):
+    import pandas as pd
+
+    from pytest_overrefusal.results import load
+
+    # One parquet round trip out here first: in-process pytester drops modules the inner run imported, and
+    # pandas' pyarrow extension types refuse to be registered twice.
+    pd.DataFrame({"x": [1]}).to_parquet(project.path / "warm.parquet")
+    pd.read_parquet(project.path / "warm.parquet")
+
+    write_suite(project)
+    frames = {}
+    for ext in ("json", "csv", "parquet"):
+        assert run(project, "--overrefusal-report", f"r.{ext}").ret == 0
+        frames[ext] = load(project.path / f"r.{ext}")
+    for ext, frame in frames.items():
+        assert list(frame["case_id"]) == ["a1", "a2", "a3", "a4"], ext
+        assert list(frame["label"]) == ["refuse", "comply", "comply", "comply"], ext
+        assert [bool(x) for x in frame["passed"]] == [False, True, True, True], ext
+
+
+def test_gate_results_reach_junitxml(project):
+    write_suite(project)
+    assert run(project, "--junitxml", "j.xml").ret == 0
+    xml = (project.path / "j.xml").read_text()
+    assert 'classname="benign.yaml.benign" name="gate"' in xml and 'name="refusal_rate" value="0.25"' in xml

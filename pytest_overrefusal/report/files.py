@@ -55,8 +55,9 @@ def comparison_record(found) -> dict | None:
 def write_report(path: Path, outcomes: list[SuiteOutcome], results: Iterable[CaseResult], *,
                  model: str, judge: str, settings: dict, comparisons: dict | None = None) -> None:
     suffix = path.suffix.lower()
-    if suffix not in (".json", ".csv"):
-        raise OverrefusalError(f"--overrefusal-report {path}: unknown format {suffix!r}; use .json or .csv")
+    if suffix not in (".json", ".csv", ".parquet"):
+        raise OverrefusalError(f"--overrefusal-report {path}: unknown format {suffix!r}; "
+                               f"use .json, .csv or .parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
     records = [case_record(r) for r in results]
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -67,6 +68,10 @@ def write_report(path: Path, outcomes: list[SuiteOutcome], results: Iterable[Cas
                           for o in outcomes],
                "cases": records}
         tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+    elif suffix == ".parquet":
+        import pandas as pd
+
+        pd.DataFrame.from_records(records, columns=list(CASE_FIELDS)).to_parquet(tmp, index=False)
     else:
         with tmp.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=CASE_FIELDS)
