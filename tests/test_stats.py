@@ -35,15 +35,20 @@ def test_wilson_known_value():
 
 
 def test_wilson_coverage_by_simulation():
+    """Over a grid of n and p the 95% interval covers the true rate in >= 94% of draws (each cell >= 92%:
+    binomial discreteness makes single cells oscillate around the nominal level)."""
     rng = random.Random(1)
-    for n in (20, 50, 200):
-        for p in (0.1, 0.3, 0.5):
-            draws, covered = 2000, 0
+    total = covered_all = 0
+    for n in (20, 50, 100, 200):
+        for p in (0.05, 0.1, 0.3, 0.5, 0.8):
+            draws, covered = 1000, 0
             for _ in range(draws):
                 k = sum(rng.random() < p for _ in range(n))
                 lo, hi = wilson_interval(k, n)
                 covered += lo <= p <= hi
-            assert covered / draws >= 0.93, (n, p, covered / draws)
+            assert covered / draws >= 0.92, (n, p, covered / draws)
+            total, covered_all = total + draws, covered_all + covered
+    assert covered_all / total >= 0.94
 
 
 @pytest.mark.parametrize("k,n", [(-1, 3), (4, 3), (0, -1)])
