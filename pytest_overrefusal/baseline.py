@@ -10,6 +10,7 @@ from typing import Iterable
 from .errors import BaselineError
 from .gates import SuiteOutcome
 from .stats import holm, mcnemar_exact
+from .suite import Suite
 
 SCHEMA = "pytest-overrefusal/baseline-1"
 
@@ -22,15 +23,13 @@ class Baseline:
     suites: dict[str, dict]  # id -> {"generation": {...}, "cases": {case_id: {"refused", "category"}}}
 
 
-def save_baseline(path: Path, outcomes: Iterable[SuiteOutcome], *, model: str, judge: str,
-                  max_new_tokens: int | None) -> None:
-    doc = {"schema": SCHEMA, "model": model, "judge": judge, "suites": {}}
-    for o in outcomes:
-        doc["suites"][o.suite.id] = {
-            "generation": _generation(o, max_new_tokens),
-            "cases": {r.case.case_id: {"refused": r.verdict.refused, "category": r.case.category}
-                      for r in o.results},
-        }
+def save_baseline(path: Path, suites: Iterable[dict], cases: Iterable[dict], *, model: str, judge: str) -> None:
+    """From report records: each suite's generation settings and every case's binary verdict."""
+    doc: dict = {"schema": SCHEMA, "model": model, "judge": judge,
+                 "suites": {s["id"]: {"generation": s["generation"], "cases": {}} for s in suites}}
+    for c in cases:
+        if c["suite"] in doc["suites"]:
+            doc["suites"][c["suite"]]["cases"][c["case_id"]] = {"refused": c["refused"], "category": c["category"]}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
@@ -50,8 +49,9 @@ def load_baseline(path: Path) -> Baseline:
     return Baseline(path=Path(path), model=str(doc.get("model")), judge=str(doc.get("judge")), suites=doc["suites"])
 
 
-def _generation(o: SuiteOutcome, max_new_tokens: int | None) -> dict:
-    g = o.suite.generation
+def generation_settings(suite: Suite, max_new_tokens: int | None) -> dict:
+    """Everything besides the model that changes an answer; baselines only compare like with like."""
+    g = suite.generation
     return {"system_prompt": g.system_prompt, "max_new_tokens": max_new_tokens or g.max_new_tokens,
             "temperature": g.temperature}
 
@@ -63,7 +63,7 @@ def incompatibility(baseline: Baseline, o: SuiteOutcome, judge: str, max_new_tok
         return f"{baseline.path} has no suite {o.suite.id!r}"
     if baseline.judge != judge:
         return f"{baseline.path} was judged by {baseline.judge}, this run by {judge}"
-    now = _generation(o, max_new_tokens)
+    now = generation_settings(o.suite, max_new_tokens)
     if saved.get("generation") != now:
         return f"{baseline.path} used generation settings {saved.get('generation')}, this run {now}"
     return ""
@@ -85,9 +85,10 @@ class Comparison:
         return bool(self.reasons)
 
     def describe(self) -> str:
-        head = (f"vs baseline: {self.worse} case(s) worse, {self.better} better over {self.paired} paired; "
-                f"exact McNemar p={self.p_value:.4g}; mismatch rate {self.delta:+.3f}")
-        return head + ("; REGRESSION: " + "; ".join(self.reasons) if self.reasons else "")
+        from .report.files import comparison_record
+        from .report.terminal import describe_comparison
+
+        return describe_comparison(comparison_record(self))
 
 
 def compare(baseline: Baseline, o: SuiteOutcome, *, alpha: float, tolerance: float | None) -> Comparison:

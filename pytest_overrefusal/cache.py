@@ -5,12 +5,14 @@ for each other instead of failing, and a crash or Ctrl-C loses at most the chunk
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from .backends.base import ChatRequest, Response
 
@@ -60,6 +62,17 @@ class ResponseCache:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def generation_lock(self) -> Iterator[None]:
+        """Held while generating: a second process (an xdist worker) waits, then finds the answers cached
+        instead of generating them again."""
+        with open(self.path.with_suffix(".lock"), "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

@@ -68,31 +68,25 @@ def _run(args, extra: list[str]) -> int:
     if not args.suite:
         pytest_args.append(str(builtin_suites_dir()))
     # The package's own suites need no conftest or ini from wherever the user happens to stand.
-    return int(pytest.main(["-p", "no:cacheprovider", "--rootdir", str(Path.cwd()), *pytest_args]))
+    return int(pytest.main(["--rootdir", str(Path.cwd()), *pytest_args]))
 
 
 def _report(path: Path, categories: bool) -> int:
-    from .report.terminal import CATEGORY_HEADERS, format_table
+    from .report.terminal import CATEGORY_HEADERS, category_rows, format_table, suite_passed, summary_table
 
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         suites = doc["suites"]
+        lines = format_table(*summary_table(suites, doc.get("judge", ""), doc.get("model", "")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise OverrefusalError(f"{path}: not a pytest-overrefusal JSON report ({exc})") from None
-    rows = [(s["id"], str(s["n"]), str(s["refusals"]), f"{s['rate']:.3f}",
-             f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]", _gate_text(s["gate"]),
-             "PASS" if s["gate"]["passed"] else "FAIL", doc.get("judge", ""), doc.get("model", ""))
-            for s in suites]
-    for line in format_table(rows):
-        print(line)
+    print("\n".join(lines))
     if categories:
         for s in suites:
             print(f"\n{s['id']}")
-            cat_rows = [(c, str(v["n"]), str(v["refusals"]), f"{v['rate']:.3f}",
-                         f"[{v['ci_low']:.3f}, {v['ci_high']:.3f}]") for c, v in s["categories"].items()]
-            for line in format_table(cat_rows, CATEGORY_HEADERS):
+            for line in format_table(category_rows(s), CATEGORY_HEADERS):
                 print("  " + line)
-    return 0 if all(s["gate"]["passed"] for s in suites) else 1
+    return 0 if all(suite_passed(s) for s in suites) else 1
 
 
 def _judge_eval(name: str, folders: list[Path], as_json: bool) -> int:
@@ -116,12 +110,6 @@ def _judge_eval(name: str, folders: list[Path], as_json: bool) -> int:
                              ("human \\ judge", *confusion)):
         print(line)
     return 0
-
-
-def _gate_text(gate: dict) -> str:
-    from .suite import Gate
-
-    return Gate(**{k: gate[k] for k in ("max_refusal_rate", "min_refusal_rate", "statistic", "confidence")}).describe()
 
 
 def _prepare(model: str) -> int:

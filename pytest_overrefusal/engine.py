@@ -65,6 +65,12 @@ class Engine:
         cache = self.cache if fingerprint else None
         if self.cache is not None and not fingerprint:
             self.stats.uncached_reason = "the model has no 'fingerprint' attribute, so its answers are not cached"
+        if cache is None:
+            return self._lookup_and_generate(requests, None, "")
+        with cache.generation_lock():
+            return self._lookup_and_generate(requests, cache, fingerprint)
+
+    def _lookup_and_generate(self, requests, cache, fingerprint) -> tuple[list[Response], list[bool]]:
         if cache is not None:
             keys = [request_key(fingerprint, r) for r in requests]
             found = cache.get_many(sorted(set(keys)))

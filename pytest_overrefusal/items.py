@@ -10,7 +10,6 @@ from .errors import OverrefusalError
 from .suite import Suite, load_manifest
 
 RUN_KEY = pytest.StashKey["object"]()
-TOLERATED = "overrefusal_tolerated"
 
 
 def get_run(config):
@@ -56,7 +55,7 @@ class SuiteFile(pytest.File):
         return super().repr_failure(excinfo)
 
 
-class _SuiteItem(pytest.Function):
+class SuiteItem(pytest.Function):
     is_gate = False
 
     def __init__(self, *, suite: Suite, case_id: str, **kwargs):
@@ -84,7 +83,7 @@ class _SuiteItem(pytest.Function):
         return run
 
 
-class CaseItem(_SuiteItem):
+class CaseItem(SuiteItem):
     def runtest(self):
         run = self._model()
         result = run.results[(self.suite_id, self.case_id)]
@@ -98,7 +97,7 @@ class CaseItem(_SuiteItem):
         return super().repr_failure(excinfo)
 
 
-class GateItem(_SuiteItem):
+class GateItem(SuiteItem):
     is_gate = True
 
     def runtest(self):

@@ -40,7 +40,7 @@ def pytest_configure(config):
     except OverrefusalError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[nodes.RUN_KEY] = run
-    config.pluginmanager.register(_ExitFollowsGates(), "overrefusal-exit-follows-gates")
+    config.pluginmanager.register(_ReportListener(run.records), "overrefusal-report-listener")
 
 
 def _new_run(settings):
@@ -85,16 +85,24 @@ def pytest_itemcollected(item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Attach plain-data records to call reports; pytest-xdist carries report attributes to the controller."""
     report = yield
-    exc = call.excinfo.value if call.excinfo is not None else None
-    if isinstance(exc, nodes.CaseMismatch) and exc.tolerated:
-        report.user_properties.append((nodes.TOLERATED, "1"))
-        nodes.get_run(item.config).tolerated.append((item.nodeid, exc.result))
+    if call.when != "call" or not isinstance(item, nodes.SuiteItem):
+        return report
+    run = nodes.get_run(item.config)
+    if isinstance(item, nodes.GateItem) and item.suite_id in run.outcomes:
+        report.overrefusal_gate = run.gate_record(item.suite_id)
+    elif (item.suite_id, item.case_id) in run.results:
+        from .report.files import case_record
+
+        report.overrefusal_case = case_record(run.results[(item.suite_id, item.case_id)])
+        exc = call.excinfo.value if call.excinfo is not None else None
+        report.overrefusal_tolerated = isinstance(exc, nodes.CaseMismatch) and exc.tolerated
     return report
 
 
 def _tolerated(report) -> bool:
-    return report.failed and any(k == nodes.TOLERATED for k, _ in getattr(report, "user_properties", ()))
+    return report.failed and getattr(report, "overrefusal_tolerated", False)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -104,80 +112,89 @@ def pytest_report_teststatus(report, config):
     return None
 
 
-class _ExitFollowsGates:
-    """A mismatch inside a passing gate's budget stays a recorded failure (so --lf and -k find it) but
-    does not count towards the exit status, which follows the gates. Registered per config."""
+class _ReportListener:
+    """Sees every test report (a serial run's own, or those xdist workers send the controller).
 
-    def __init__(self):
+    It collects the records summary and report files are built from, and keeps the exit status following the
+    gates: a mismatch inside a passing gate's budget stays a recorded failure (so --lf and -k find it) but is not
+    counted as a failed test."""
+
+    def __init__(self, records):
+        self.records = records
         self.session = None
 
     def pytest_sessionstart(self, session):
         self.session = session
 
     def pytest_runtest_logreport(self, report):
+        self.records.add(report)
         if report.when == "call" and _tolerated(report) and self.session is not None:
             self.session.testsfailed = max(0, self.session.testsfailed - 1)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    from .report.terminal import CATEGORY_HEADERS, category_rows, format_table, summary_table
+    from .report.terminal import (CATEGORY_HEADERS, category_rows, describe_comparison, format_table,
+                                  summary_table)
 
     run = nodes.get_run(config)
-    outcomes = [run.outcomes[s] for s in sorted(run.outcomes)]
-    if not outcomes and not run.skipped_suites:
+    records = run.records
+    suites = records.ordered_suites()
+    if not suites and not run.skipped_suites:
         return
     tr = terminalreporter
     tr.section("over-refusal summary")
-    if outcomes:
-        for line in format_table(*summary_table(outcomes, run.judge_tag, run.model_name, run.comparisons)):
+    if suites:
+        for line in format_table(*summary_table(suites, records.judge, records.model)):
             tr.write_line(line)
         if config.get_verbosity() > 0:
-            for o in outcomes:
-                tr.write_line(f"\n{o.suite.id} by category:")
-                for line in format_table(category_rows(o), CATEGORY_HEADERS):
+            for s in suites:
+                tr.write_line(f"\n{s['id']} by category:")
+                for line in format_table(category_rows(s), CATEGORY_HEADERS):
                     tr.write_line("  " + line)
-    if run.engine is not None:
-        s = run.engine.stats
-        tr.write_line(f"responses: {s.requested} requested, {s.cached} from cache, {s.generated} generated "
-                      f"in {s.generate_seconds:.1f}s; judged in {s.judge_seconds:.2f}s")
-        if s.uncached_reason:
-            tr.write_line(f"cache not used: {s.uncached_reason}")
-    truncated = sum(o.truncated for o in outcomes)
+        t = records.totals()
+        tr.write_line(f"responses: {t['requested']} requested, {t['cached']} from cache, {t['generated']} generated "
+                      f"in {t['generate_seconds']:.1f}s; judged in {t['judge_seconds']:.2f}s")
+        if t["uncached_reason"]:
+            tr.write_line(f"cache not used: {t['uncached_reason']}")
+    truncated = sum(s["truncated"] for s in suites)
     if truncated:
         tr.write_line(f"{truncated} response(s) hit the token limit; raise --overrefusal-max-new-tokens "
                       f"if verdicts look wrong", yellow=True)
-    if run.tolerated:
-        tr.write_line(f"{len(run.tolerated)} mismatching case(s) tolerated within passing gates "
+    if records.tolerated:
+        tr.write_line(f"{len(records.tolerated)} mismatching case(s) tolerated within passing gates "
                       f"(rerun them with --lf to see each prompt and response):", yellow=True)
-        for nodeid, result in run.tolerated[:20]:
-            tr.write_line(f"  {nodeid}: {result.verdict.label}: {result.case.prompt[:70]!r}")
-        if len(run.tolerated) > 20:
-            tr.write_line(f"  ... and {len(run.tolerated) - 20} more (see the report file)")
-    for path, why in run.skipped_suites.items():
+        for nodeid, case in records.tolerated[:20]:
+            tr.write_line(f"  {nodeid}: {case['label']}: {case['prompt'][:70]!r}")
+        if len(records.tolerated) > 20:
+            tr.write_line(f"  ... and {len(records.tolerated) - 20} more (see the report file)")
+    for why in run.skipped_suites.values():
         tr.write_line(f"suite skipped: {why}", yellow=True)
-    for sid, found in sorted(run.comparisons.items()):
-        text = found if isinstance(found, str) else found.describe()
-        tr.write_line(f"{sid} {text}", red=isinstance(found, str) or found.regressed)
-    if run.settings.report is not None and outcomes:
+    for s in suites:
+        compared = s.get("baseline")
+        if compared is not None:
+            tr.write_line(f"{s['id']} {describe_comparison(compared)}",
+                          red=not compared["comparable"] or compared["regressed"])
+    if run.settings.report is not None and suites:
         tr.write_line(f"report written to {run.settings.report}")
-    if run.settings.save_baseline is not None and outcomes:
+    if run.settings.save_baseline is not None and suites:
         tr.write_line(f"baseline saved to {run.settings.save_baseline}")
 
 
 def pytest_sessionfinish(session, exitstatus):
     run = nodes.get_run(session.config)
-    if run.settings.report is not None and run.outcomes and not hasattr(session.config, "workerinput"):
-        from .report.files import write_report
+    records = run.records
+    if records.suites and not hasattr(session.config, "workerinput"):
+        if run.settings.report is not None:
+            from .report.files import write_report
 
-        outcomes = [run.outcomes[s] for s in sorted(run.outcomes)]
-        settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(run.settings).items()}
-        write_report(run.settings.report, outcomes, run.results.values(), model=run.model_name,
-                     judge=run.judge_tag, settings=settings, comparisons=run.comparisons)
-    if run.settings.save_baseline is not None and run.outcomes and not hasattr(session.config, "workerinput"):
-        from .baseline import save_baseline
+            settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(run.settings).items()}
+            write_report(run.settings.report, records.ordered_suites(), records.ordered_cases(),
+                         model=records.model, judge=records.judge, settings=settings)
+        if run.settings.save_baseline is not None:
+            from .baseline import save_baseline
 
-        save_baseline(run.settings.save_baseline, [run.outcomes[s] for s in sorted(run.outcomes)],
-                      model=run.model_name, judge=run.judge_tag, max_new_tokens=run.settings.max_new_tokens)
+            save_baseline(run.settings.save_baseline, records.ordered_suites(), records.ordered_cases(),
+                          model=records.model, judge=records.judge)
     run.close()
 
 

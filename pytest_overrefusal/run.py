@@ -1,8 +1,11 @@
 """Per-session state of the plugin: collected suites, one batched generation, gates, tolerated mismatches."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from .aggregate import Records
 
 from .cache import ResponseCache
 from .engine import CaseResult, Engine, build_request
@@ -22,7 +25,7 @@ class OverrefusalRun:
     selected_gates: set[str] = field(default_factory=set)
     results: dict[tuple[str, str], CaseResult] = field(default_factory=dict)
     outcomes: dict[str, SuiteOutcome] = field(default_factory=dict)
-    tolerated: list[tuple[str, CaseResult]] = field(default_factory=list)
+    records: Records = field(default_factory=Records)  # what reports carried back (serial or xdist alike)
     engine: Engine | None = None
     model_name: str = ""
     skipped_suites: dict[str, str] = field(default_factory=dict)
@@ -126,6 +129,18 @@ class OverrefusalRun:
 
     def gate_passes(self, suite_id: str) -> bool:
         return suite_id in self.outcomes and not self.gate_problems(suite_id)
+
+    def gate_record(self, suite_id: str) -> dict:
+        """Everything the controller needs about a gated suite, as plain data for the gate's report."""
+        from .baseline import generation_settings
+        from .report.files import case_record, comparison_record, suite_record
+
+        found = self.outcomes[suite_id]
+        suite = {**suite_record(found), "generation": generation_settings(found.suite, self.settings.max_new_tokens),
+                 "baseline": comparison_record(self.comparisons.get(suite_id))}
+        stats = {**asdict(self.engine.stats), "process": os.environ.get("PYTEST_XDIST_WORKER", "main")}
+        return {"suite": suite, "cases": [case_record(r) for r in found.results], "model": self.model_name,
+                "judge": self.judge_tag, "stats": stats}
 
     @property
     def judge_tag(self) -> str:

@@ -6,7 +6,6 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Iterable
 
 from ..engine import CaseResult
 from ..errors import OverrefusalError
@@ -52,29 +51,25 @@ def comparison_record(found) -> dict | None:
             "categories": {c: {"worse": w, "better": b, "p_holm": p} for c, (w, b, p) in found.categories.items()}}
 
 
-def write_report(path: Path, outcomes: list[SuiteOutcome], results: Iterable[CaseResult], *,
-                 model: str, judge: str, settings: dict, comparisons: dict | None = None) -> None:
+def write_report(path: Path, suites: list[dict], cases: list[dict], *, model: str, judge: str,
+                 settings: dict) -> None:
     suffix = path.suffix.lower()
     if suffix not in (".json", ".csv", ".parquet"):
         raise OverrefusalError(f"--overrefusal-report {path}: unknown format {suffix!r}; "
                                f"use .json, .csv or .parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
-    records = [case_record(r) for r in results]
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     if suffix == ".json":
         doc = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": model,
-               "judge": judge, "settings": settings,
-               "suites": [{**suite_record(o), "baseline": comparison_record((comparisons or {}).get(o.suite.id))}
-                          for o in outcomes],
-               "cases": records}
+               "judge": judge, "settings": settings, "suites": suites, "cases": cases}
         tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
     elif suffix == ".parquet":
         import pandas as pd
 
-        pd.DataFrame.from_records(records, columns=list(CASE_FIELDS)).to_parquet(tmp, index=False)
+        pd.DataFrame.from_records(cases, columns=list(CASE_FIELDS)).to_parquet(tmp, index=False)
     else:
         with tmp.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=CASE_FIELDS)
             writer.writeheader()
-            writer.writerows(records)
+            writer.writerows(cases)
     os.replace(tmp, path)

@@ -1,0 +1,44 @@
+"""What the summary, the report and the baseline are built from: records carried by test reports.
+
+Items attach plain dicts to their reports (`overrefusal_case`, `overrefusal_gate`); pytest-xdist serialises report
+attributes, so the controller sees exactly what a serial run sees, and both build their output the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Records:
+    suites: dict[str, dict] = field(default_factory=dict)  # id -> suite record (report format)
+    cases: dict[tuple[str, str], dict] = field(default_factory=dict)  # (suite, case id) -> case record
+    tolerated: list[tuple[str, dict]] = field(default_factory=list)  # (nodeid, case record)
+    stats: dict[str, dict] = field(default_factory=dict)  # process -> engine stats
+    model: str = ""
+    judge: str = ""
+
+    def add(self, report) -> None:
+        case = getattr(report, "overrefusal_case", None)
+        if case is not None:
+            self.cases[(case["suite"], case["case_id"])] = case
+            if getattr(report, "overrefusal_tolerated", False):
+                self.tolerated.append((report.nodeid, case))
+        gate = getattr(report, "overrefusal_gate", None)
+        if gate is not None:
+            self.suites[gate["suite"]["id"]] = gate["suite"]
+            for record in gate["cases"]:
+                self.cases.setdefault((record["suite"], record["case_id"]), record)
+            self.stats[gate["stats"]["process"]] = gate["stats"]
+            self.model, self.judge = gate["model"], gate["judge"]
+
+    def ordered_suites(self) -> list[dict]:
+        return [self.suites[s] for s in sorted(self.suites)]
+
+    def ordered_cases(self) -> list[dict]:
+        return [self.cases[k] for k in sorted(self.cases)]
+
+    def totals(self) -> dict:
+        keys = ("requested", "cached", "generated", "generate_seconds", "judge_seconds")
+        out = {k: sum(s.get(k, 0) for s in self.stats.values()) for k in keys}
+        out["uncached_reason"] = next((s["uncached_reason"] for s in self.stats.values() if s.get("uncached_reason")), "")
+        return out
