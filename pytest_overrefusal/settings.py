@@ -15,7 +15,7 @@ OPTIONS: dict[str, str] = {
     "judge": "refusal judge (default: keyword)",
     "data": "local mirror of benchmark data (env OVERREFUSAL_DATA)",
     "cache": "response cache directory (default: the user cache directory)",
-    "report": "write a report; the format follows the extension: .json, .csv or .parquet",
+    "report": "write a report; the format follows the extension: .json, .csv, .parquet or .html",
     "limit": "deterministic subsample of N cases per suite",
     "max-new-tokens": "override every suite's max_new_tokens",
     "baseline": "compare case by case with a saved baseline; a significant regression fails the gate",

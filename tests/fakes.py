@@ -32,3 +32,17 @@ model = KeywordModel()
 def make(words: str = "kill", fingerprint: str = "") -> KeywordModel:
     """Factory for python: specs, e.g. python:fakes:make,words=kill+bake."""
     return KeywordModel(words=tuple(words.split("+")), fingerprint=fingerprint or f"keyword-model:{words}")
+
+
+class HostileModel(KeywordModel):
+    """Answers with markup that would run code if a report ever pasted it in unescaped."""
+
+    PAYLOAD = ("<script>document.title='pwned'</script>"
+               "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\"> & done")
+
+    def generate(self, requests):
+        out = super().generate(requests)
+        return [Response(r.text + " " + self.PAYLOAD) for r in out]
+
+
+hostile = HostileModel(fingerprint="hostile-1")

@@ -54,15 +54,20 @@ def comparison_record(found) -> dict | None:
 def write_report(path: Path, suites: list[dict], cases: list[dict], *, model: str, judge: str,
                  settings: dict) -> None:
     suffix = path.suffix.lower()
-    if suffix not in (".json", ".csv", ".parquet"):
+    if suffix not in (".json", ".csv", ".parquet", ".html"):
         raise OverrefusalError(f"--overrefusal-report {path}: unknown format {suffix!r}; "
-                               f"use .json, .csv or .parquet")
+                               f"use .json, .csv, .parquet or .html")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     if suffix == ".json":
         doc = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": model,
                "judge": judge, "settings": settings, "suites": suites, "cases": cases}
         tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+    elif suffix == ".html":
+        from .html import render_html
+
+        page = render_html(suites, cases, model=model, judge=judge, created=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+        tmp.write_text(page, encoding="utf-8")
     elif suffix == ".parquet":
         import pandas as pd
 

@@ -1,0 +1,134 @@
+"""A self-contained HTML report: rate charts with interval whiskers, baseline deltas, a filterable case table.
+
+Every piece of model or prompt text goes through `html.escape`; the page's only script is the static filter
+below, which reads cell text and toggles row visibility, so no report content is ever executed.
+"""
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+from .terminal import describe_comparison, gate_text, suite_passed
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222}
+h1{font-size:20px}h2{font-size:16px;margin-top:28px}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}
+th{background:#f3f3f3}.pass{color:#1b5e20;font-weight:600}.fail{color:#b71c1c;font-weight:600}
+td.text{white-space:pre-wrap;max-width:520px;font-family:ui-monospace,monospace;font-size:12px}
+#filters{margin:8px 0}#filters input,#filters select{margin-right:8px;padding:3px}
+"""
+
+_FILTER_JS = """
+(function(){
+  var q=document.getElementById('q'),s=document.getElementById('suite'),v=document.getElementById('verdict');
+  function apply(){
+    var text=q.value.toLowerCase(),suite=s.value,verdict=v.value,shown=0;
+    document.querySelectorAll('#cases tbody tr').forEach(function(row){
+      var ok=(!suite||row.dataset.suite===suite)&&(!verdict||row.dataset.outcome===verdict)
+             &&(!text||row.textContent.toLowerCase().indexOf(text)>=0);
+      row.style.display=ok?'':'none'; if(ok){shown++;}
+    });
+    document.getElementById('shown').textContent=shown;
+  }
+  [q,s,v].forEach(function(el){el.addEventListener('input',apply);el.addEventListener('change',apply);});
+  apply();
+})();
+"""
+
+
+def e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def rate_chart(rows: Sequence[tuple[str, float, float, float, float | None, bool]], title: str) -> str:
+    """Horizontal bars: (label, rate, ci_low, ci_high, threshold or None, passed) -> inline SVG."""
+    left, width, bar, gap = 230, 440, 18, 10
+    height = 30 + len(rows) * (bar + gap)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{e(title)}" width="{left + width + 60}" '
+             f'height="{height}" class="chart">']
+    for tick in (0, 0.25, 0.5, 0.75, 1.0):
+        x = left + tick * width
+        parts.append(f'<line x1="{x:.1f}" y1="12" x2="{x:.1f}" y2="{height - 4}" stroke="#e0e0e0"/>'
+                     f'<text x="{x:.1f}" y="10" font-size="10" text-anchor="middle">{tick:g}</text>')
+    for i, (label, rate, lo, hi, threshold, passed) in enumerate(rows):
+        y = 20 + i * (bar + gap)
+        colour = "#2e7d32" if passed else "#c62828"
+        parts.append(f'<text x="{left - 8}" y="{y + bar - 5}" font-size="12" text-anchor="end">{e(label)}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{max(rate * width, 1.5):.1f}" height="{bar}" fill="{colour}">'
+                     f'<title>{e(label)}: {rate:.3f} [{lo:.3f}, {hi:.3f}]</title></rect>')
+        mid = y + bar / 2
+        parts.append(f'<line x1="{left + lo * width:.1f}" y1="{mid}" x2="{left + hi * width:.1f}" y2="{mid}" '
+                     f'stroke="#111" stroke-width="2"/>')
+        for end in (lo, hi):
+            parts.append(f'<line x1="{left + end * width:.1f}" y1="{y + 3}" x2="{left + end * width:.1f}" '
+                         f'y2="{y + bar - 3}" stroke="#111" stroke-width="2"/>')
+        if threshold is not None:
+            x = left + threshold * width
+            parts.append(f'<line x1="{x:.1f}" y1="{y - 3}" x2="{x:.1f}" y2="{y + bar + 3}" stroke="#1565c0" '
+                         f'stroke-width="2" stroke-dasharray="3,2"/>')
+        parts.append(f'<text x="{left + width + 8}" y="{y + bar - 5}" font-size="11">{rate:.3f}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _threshold(gate: dict) -> float | None:
+    return gate["max_refusal_rate"] if gate["max_refusal_rate"] is not None else gate["min_refusal_rate"]
+
+
+def render_html(suites: Sequence[dict], cases: Sequence[dict], *, model: str, judge: str, created: str) -> str:
+    suite_rows = [(s["id"], s["rate"], s["ci_low"], s["ci_high"], _threshold(s["gate"]), suite_passed(s))
+                  for s in suites]
+    out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Over-refusal report: {e(model)}"
+           f"</title><style>{_CSS}</style></head><body>",
+           f"<h1>Over-refusal report</h1><p>model <b>{e(model)}</b> &middot; judge <b>{e(judge)}</b> &middot; "
+           f"{e(created)}</p>",
+           "<h2>Refusal rate per suite</h2>",
+           "<p>Bars: refusal rate; whiskers: Wilson interval; dashed line: the gate's threshold. "
+           "Green passes its gate, red fails.</p>",
+           rate_chart(suite_rows, "refusal rate per suite"),
+           _suite_table(suites)]
+    for s in suites:
+        cats = [(c, v["rate"], v["ci_low"], v["ci_high"], None, suite_passed(s)) for c, v in s["categories"].items()]
+        out += [f"<h2>{e(s['id'])} by category</h2>", rate_chart(cats, f"{s['id']} refusal rate by category")]
+    out += [_case_table(suites, cases), f"<script>{_FILTER_JS}</script></body></html>"]
+    return "\n".join(out)
+
+
+def _suite_table(suites: Sequence[dict]) -> str:
+    with_baseline = any(s.get("baseline") is not None for s in suites)
+    head = "".join(f"<th>{h}</th>" for h in ("suite", "expect", "n", "refusals", "rate", "95% CI", "gate",
+                                               *(["vs baseline"] if with_baseline else []), "result", "truncated"))
+    rows = []
+    for s in suites:
+        ok = suite_passed(s)
+        cells = [e(s["id"]), e(s["expect"]), s["n"], s["refusals"], f"{s['rate']:.3f}",
+                 f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]", e(gate_text(s["gate"]))]
+        if with_baseline:
+            compared = s.get("baseline")
+            cells.append(e(describe_comparison(compared)) if compared else "n/a")
+        cells += [f"<span class='{'pass' if ok else 'fail'}'>{'PASS' if ok else 'FAIL'}</span>", s["truncated"]]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table id='suites'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _case_table(suites: Sequence[dict], cases: Sequence[dict]) -> str:
+    options = "".join(f"<option value='{e(s['id'])}'>{e(s['id'])}</option>" for s in suites)
+    filters = ("<div id='filters'><input id='q' type='search' placeholder='filter text'>"
+               f"<select id='suite'><option value=''>all suites</option>{options}</select>"
+               "<select id='verdict'><option value=''>all cases</option><option value='mismatch'>mismatches</option>"
+               "<option value='match'>matches</option></select> <span id='shown'></span> shown</div>")
+    head = "".join(f"<th>{h}</th>" for h in ("suite", "case", "category", "expect", "verdict", "prompt",
+                                               "response", "judge reason"))
+    rows = []
+    for c in cases:
+        outcome = "match" if c["passed"] else "mismatch"
+        verdict = e(c["label"]) + (" (truncated)" if c["truncated"] else "")
+        cells = [e(c["suite"]), e(c["case_id"]), e(c["category"]), e(c["expect"]),
+                 f"<span class='{'pass' if c['passed'] else 'fail'}'>{verdict}</span>"]
+        text_cells = "".join(f"<td class='text'>{e(c[k])}</td>" for k in ("prompt", "response"))
+        rows.append(f"<tr data-suite='{e(c['suite'])}' data-outcome='{outcome}'>"
+                    + "".join(f"<td>{x}</td>" for x in cells) + text_cells
+                    + f"<td>{e(c['judge'])}: {e(c['reason'])}</td></tr>")
+    return (f"<h2>Cases</h2>{filters}<table id='cases'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
