@@ -38,7 +38,7 @@ class Records:
         return [self.cases[k] for k in sorted(self.cases)]
 
     def totals(self) -> dict:
-        keys = ("requested", "cached", "generated", "generate_seconds", "judge_seconds")
+        keys = ("requested", "cached", "generated", "generate_seconds", "judge_seconds", "unparsed_judge_answers")
         out = {k: sum(s.get(k, 0) for s in self.stats.values()) for k in keys}
         out["uncached_reason"] = next((s["uncached_reason"] for s in self.stats.values() if s.get("uncached_reason")), "")
         return out

@@ -35,6 +35,7 @@ class RunStats:
     generate_seconds: float = 0.0
     judge_seconds: float = 0.0
     uncached_reason: str = ""
+    unparsed_judge_answers: int = 0  # an LLM judge's answers that named no label
 
 
 def build_request(case: Case, suite: Suite, max_new_tokens: int | None = None) -> ChatRequest:
@@ -57,6 +58,7 @@ class Engine:
         started = time.perf_counter()
         verdicts = self.judge.judge([c.prompt for c, _ in jobs], [r.text for r in responses])
         self.stats.judge_seconds += time.perf_counter() - started
+        self.stats.unparsed_judge_answers = int(getattr(self.judge, "unparsed", 0))
         return [CaseResult(case=c, request=req, response=resp, verdict=v, cached=hit)
                 for (c, req), resp, v, hit in zip(jobs, responses, verdicts, cached)]
 

@@ -69,6 +69,12 @@ class SuiteItem(pytest.Function):
         return self.path, None, self.name
 
     def _model(self):
+        try:
+            return self._ensure_results()
+        except OverrefusalError as exc:  # a bad judge, an unreachable server: one line, not a traceback
+            pytest.fail(str(exc), pytrace=False)
+
+    def _ensure_results(self):
         run = get_run(self.config)
         model = self.funcargs["overrefusal_model"]
         capman = self.config.pluginmanager.getplugin("capturemanager")

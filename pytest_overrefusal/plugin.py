@@ -156,6 +156,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                       f"in {t['generate_seconds']:.1f}s; judged in {t['judge_seconds']:.2f}s")
         if t["uncached_reason"]:
             tr.write_line(f"cache not used: {t['uncached_reason']}")
+        if t["unparsed_judge_answers"]:
+            tr.write_line(f"{t['unparsed_judge_answers']} judge answer(s) named no label; their verdicts fell back "
+                          f"to the keyword judge and say so in their reason", red=True)
     truncated = sum(s["truncated"] for s in suites)
     if truncated:
         tr.write_line(f"{truncated} response(s) hit the token limit; raise --overrefusal-max-new-tokens "

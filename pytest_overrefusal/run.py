@@ -111,7 +111,7 @@ class OverrefusalRun:
             cache = None
             if self.settings.cache_dir is not None:
                 cache = ResponseCache(Path(self.settings.cache_dir) / "responses.sqlite")
-            self.engine = Engine(backend=backend, judge=get_judge(self.settings.judge), cache=cache)
+            self.engine = Engine(backend=backend, judge=get_judge(self.settings.judge, backend), cache=cache)
             self.model_name = str(getattr(backend, "name", type(backend).__name__))
         return self.engine
 

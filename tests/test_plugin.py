@@ -212,6 +212,15 @@ def test_missing_data_errors_when_named_and_skips_when_walked(project):
     assert "fetch it from the moon" in walked.stdout.str()
 
 
+def test_unknown_judge_fails_items_with_one_line(project):
+    write_suite(project)
+    result = run(project, "--overrefusal-judge", "llm:gpt9:x")
+    assert result.ret == 1
+    out = result.stdout.str()
+    assert "judge llm:gpt9:x: unknown model spec 'gpt9:x'" in out and "Traceback" not in out
+    assert "pytest_overrefusal/" not in out  # no frames from our code
+
+
 def test_unknown_model_spec_fails_items_with_one_line(project):
     write_suite(project)
     result = project.runpytest("--overrefusal-model", "gpt9:whatever")
@@ -246,3 +255,22 @@ def test_gate_results_reach_junitxml(project):
     assert run(project, "--junitxml", "j.xml").ret == 0
     xml = (project.path / "j.xml").read_text()
     assert 'classname="benign.yaml.benign" name="gate"' in xml and 'name="refusal_rate" value="0.25"' in xml
+
+
+def test_llm_judge_in_a_run_reports_unparseable_answers(project):
+    write_suite(project, gate="max_refusal_rate: 1.0")
+    project.syspathinsert()
+    project.makepyfile(gradermod="""
+        from pytest_overrefusal.backends.base import Response
+        class Grader:
+            name = "grader"
+            def generate(self, requests):
+                return [Response("[[COMPLY]]" if i else "no idea") for i, _ in enumerate(requests)]
+        grader = Grader()
+    """)
+    result = run(project, "--overrefusal-judge", "llm:python:gradermod:grader", "--overrefusal-report", "r.json")
+    assert result.ret == 0
+    assert "1 judge answer(s) named no label" in result.stdout.str()
+    doc = json.loads((project.path / "r.json").read_text())
+    assert doc["judge"] == "llm@1[python:gradermod:grader]"
+    assert sum(c["reason"].startswith("UNPARSEABLE") for c in doc["cases"]) == 1
