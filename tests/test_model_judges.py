@@ -87,3 +87,39 @@ def test_logprob_judge_on_the_toy_model():
 def test_logprob_judge_needs_logprobs():
     with pytest.raises(JudgeError, match="token log-probabilities"):
         get_judge("logprob", KeywordModel())
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tmp_path_factory):
+    """A 2-label Llama sequence classifier on the toy tokenizer, its head set to read one embedding direction."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    from pytest_overrefusal.backends.toy_model import toy_model_dir
+
+    folder = tmp_path_factory.mktemp("classifier")
+    tok = AutoTokenizer.from_pretrained(toy_model_dir())
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, num_labels=2, pad_token_id=tok.pad_token_id,
+                         id2label={0: "SAFE", 1: "REFUSAL"}, label2id={"SAFE": 0, "REFUSAL": 1})
+    LlamaForSequenceClassification(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_classifier_judge_maps_labels_and_scores(tiny_classifier):
+    judge = get_judge(f"classifier:{tiny_classifier},refuse=REFUSAL,comply=SAFE,batch_size=2")
+    verdicts = judge.judge(["q"] * 3, [REFUSAL, ANSWER, "<think>x</think>ok"])
+    assert len(verdicts) == 3 and all(v.label in ("refuse", "comply") for v in verdicts)
+    assert all(0.0 <= v.score <= 1.0 for v in verdicts)
+    assert all(v.judge == f"classifier@1[{tiny_classifier}]" for v in verdicts)
+    # the reported score is the probability mass on "refuse", consistent with the label
+    assert all((v.score >= 0.5) == (v.label == "refuse") for v in verdicts)
+
+
+def test_classifier_judge_without_mapping_names_the_model_labels(tiny_classifier):
+    with pytest.raises(JudgeError, match="its labels are SAFE, REFUSAL; map them"):
+        get_judge(f"classifier:{tiny_classifier}")
+    with pytest.raises(JudgeError, match="cannot load a sequence classifier"):
+        get_judge("classifier:/no/such/model,refuse=A,comply=B")

@@ -62,6 +62,12 @@ def _logprob(arg: str, model: object = None) -> Judge:
     return LogprobJudge(model)
 
 
+def _classifier(arg: str, model: object = None) -> Judge:
+    from pytest_overrefusal.judges.classifier import ClassifierJudge
+
+    return ClassifierJudge(arg)
+
+
 #: name -> factory. Add entries here (e.g. "classifier", called with the path after ":").
 FACTORIES: dict[str, JudgeFactory] = {
     "keyword": _no_argument("keyword", _keyword),
@@ -70,6 +76,7 @@ FACTORIES: dict[str, JudgeFactory] = {
     "ensemble": _ensemble,
     "llm": _llm,
     "logprob": _logprob,
+    "classifier": _classifier,
 }
 
 #: Names `get_judge` knows, in the order they are documented.
