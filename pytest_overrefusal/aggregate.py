@@ -18,6 +18,9 @@ class Records:
     judge: str = ""
 
     def add(self, report) -> None:
+        stats = getattr(report, "overrefusal_stats", None)
+        if stats is not None:
+            self.stats[stats["process"]] = stats
         case = getattr(report, "overrefusal_case", None)
         if case is not None:
             self.cases[(case["suite"], case["case_id"])] = case
@@ -28,7 +31,6 @@ class Records:
             self.suites[gate["suite"]["id"]] = gate["suite"]
             for record in gate["cases"]:
                 self.cases.setdefault((record["suite"], record["case_id"]), record)
-            self.stats[gate["stats"]["process"]] = gate["stats"]
             self.model, self.judge = gate["model"], gate["judge"]
 
     def ordered_suites(self) -> list[dict]:

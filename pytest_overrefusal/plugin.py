@@ -90,6 +90,8 @@ def pytest_runtest_makereport(item, call):
     if call.when != "call" or not isinstance(item, nodes.SuiteItem):
         return report
     run = nodes.get_run(item.config)
+    if run.engine is not None:  # every report carries its process's totals: each worker's last one counts
+        report.overrefusal_stats = run.stats_record()
     if isinstance(item, nodes.GateItem) and item.suite_id in run.outcomes:
         report.overrefusal_gate = run.gate_record(item.suite_id)
     elif (item.suite_id, item.case_id) in run.results:

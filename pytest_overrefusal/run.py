@@ -138,9 +138,11 @@ class OverrefusalRun:
         found = self.outcomes[suite_id]
         suite = {**suite_record(found), "generation": generation_settings(found.suite, self.settings.max_new_tokens),
                  "baseline": comparison_record(self.comparisons.get(suite_id))}
-        stats = {**asdict(self.engine.stats), "process": os.environ.get("PYTEST_XDIST_WORKER", "main")}
         return {"suite": suite, "cases": [case_record(r) for r in found.results], "model": self.model_name,
-                "judge": self.judge_tag, "stats": stats}
+                "judge": self.judge_tag}
+
+    def stats_record(self) -> dict:
+        return {**asdict(self.engine.stats), "process": os.environ.get("PYTEST_XDIST_WORKER", "main")}
 
     @property
     def judge_tag(self) -> str:
