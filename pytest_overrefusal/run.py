@@ -1,4 +1,4 @@
-"""Per-session state of the plugin: collected suites, one batched generation, gates, tolerated mismatches."""
+"""Per-session state of the plugin: collected suites, one batched generation, gates, baseline comparisons."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .aggregate import Records
-
 from .cache import ResponseCache
 from .engine import CaseResult, Engine, build_request
 from .errors import SuiteError
