@@ -62,6 +62,12 @@ def _logprob(arg: str, model: object = None) -> Judge:
     return LogprobJudge(model)
 
 
+def _embedding() -> Judge:
+    from pytest_overrefusal.judges.embedding import EmbeddingJudge
+
+    return EmbeddingJudge()
+
+
 def _classifier(arg: str, model: object = None) -> Judge:
     from pytest_overrefusal.judges.classifier import ClassifierJudge
 
@@ -77,6 +83,7 @@ FACTORIES: dict[str, JudgeFactory] = {
     "llm": _llm,
     "logprob": _logprob,
     "classifier": _classifier,
+    "embedding": _no_argument("embedding", _embedding),
 }
 
 #: Names `get_judge` knows, in the order they are documented.
