@@ -224,7 +224,8 @@ def test_any_text_gives_valid_verdicts(texts):
 # ----------------------------------------------------------------------------- (f) registry
 
 def test_registry_known_names():
-    assert set(JUDGES) == {"keyword", "xstest-strmatch", "evorefuse-prr", "ensemble", "llm", "logprob", "classifier"}
+    assert set(JUDGES) == {"keyword", "xstest-strmatch", "evorefuse-prr", "ensemble", "llm", "logprob", "classifier",
+                           "embedding"}
     for name in ("keyword", "xstest-strmatch", "evorefuse-prr"):
         judge = get_judge(name)
         assert isinstance(judge, Judge)
