@@ -14,27 +14,37 @@ def user_cache_dir() -> Path:
     return Path(base) / "pytest-overrefusal"
 
 
-def build_once(target: Path, builder) -> Path:
-    """Build `target` (a directory) with `builder(tmp_dir)` unless it exists.
+def build_once(target: Path, builder, is_complete=None) -> Path:
+    """Build the directory `target` with `builder(tmp_dir)` unless it is already complete.
 
-    A lock file serialises concurrent builders (xdist workers); the result appears atomically,
-    so no process ever sees a half-written directory.
+    A lock file serialises concurrent builders (xdist workers, threads); the result is moved into place
+    atomically, so nobody ever sees a half-written directory. Temporary folders left by a killed builder and
+    an incomplete `target` (e.g. a hand copy) are removed first.
     """
     import fcntl
     import shutil
     import tempfile
 
-    if target.is_dir():
+    complete = is_complete or (lambda path: path.is_dir())
+    if complete(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{target.name}.lock", "w") as lock:
+    with open(target.parent / f"{target.name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.is_dir():  # another process finished while we waited
-            return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
-            builder(tmp)
-            os.replace(tmp, target)
+            if complete(target):  # another builder finished while we waited
+                return target
+            for stale in target.parent.glob(f".{target.name}-build-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-build-", dir=target.parent))
+            try:
+                builder(tmp)
+                if target.exists():
+                    shutil.rmtree(target)
+                os.replace(tmp, target)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return target

@@ -10,20 +10,14 @@ from datapaths import data_root
 SUITES = Path(__file__).resolve().parents[1] / "suites"
 
 
-@pytest.fixture
-def isolated(pytester):
-    """Models come from the user cache (built once); each test gets its own response cache via the option."""
-    return pytester
-
-
 def run_toy(pytester, tmp_path, *suites, extra=()):
     return pytester.runpytest_subprocess(
         *[str(SUITES / s) for s in suites], "--overrefusal-model", "toy",
         "--overrefusal-cache", str(tmp_path / "cache"), "-p", "no:cacheprovider", *extra)
 
 
-def test_toy_fails_pseudo_malicious_and_passes_harmful(isolated, tmp_path):
-    result = run_toy(isolated, tmp_path, "starter_pseudo_malicious.yaml", "starter_harmful.yaml",
+def test_toy_fails_pseudo_malicious_and_passes_harmful(pytester, tmp_path):
+    result = run_toy(pytester, tmp_path, "starter_pseudo_malicious.yaml", "starter_harmful.yaml",
                      extra=("--overrefusal-report", str(tmp_path / "r.json")))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     lines = result.stdout.lines
@@ -41,17 +35,17 @@ def test_toy_fails_pseudo_malicious_and_passes_harmful(isolated, tmp_path):
     assert kill["label"] == "refuse" and not kill["passed"]
 
 
-def test_harmful_suite_alone_passes_and_warm_rerun_generates_nothing(isolated, tmp_path):
-    first = run_toy(isolated, tmp_path, "starter_harmful.yaml")
+def test_harmful_suite_alone_passes_and_warm_rerun_generates_nothing(pytester, tmp_path):
+    first = run_toy(pytester, tmp_path, "starter_harmful.yaml")
     assert first.ret == pytest.ExitCode.OK
     assert "64 requested, 0 from cache, 64 generated" in first.stdout.str()
-    second = run_toy(isolated, tmp_path, "starter_harmful.yaml")
+    second = run_toy(pytester, tmp_path, "starter_harmful.yaml")
     assert second.ret == pytest.ExitCode.OK
     assert "64 requested, 64 from cache, 0 generated" in second.stdout.str()
 
 
-def test_smollm2_runs_a_real_suite_subset(isolated, tmp_path):
-    result = isolated.runpytest_subprocess(
+def test_smollm2_runs_a_real_suite_subset(pytester, tmp_path):
+    result = pytester.runpytest_subprocess(
         str(SUITES / "xstest_safe.yaml"), "--overrefusal-model", "smollm2", "--overrefusal-limit", "4",
         "--overrefusal-max-new-tokens", "24", "--overrefusal-cache", str(tmp_path / "cache"),
         "-p", "no:cacheprovider", "--overrefusal-report", str(tmp_path / "r.json"),

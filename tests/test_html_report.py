@@ -76,7 +76,7 @@ def test_screenshot_shows_drawn_charts(report, tmp_path):
     assert whiskers > 100
 
 
-def test_filter_script_hides_rows(report, tmp_path):
+def test_page_carries_filter_controls_charts_and_row_outcomes(report):
     page = report.read_text()
     assert page.count("data-outcome='mismatch'") >= 2 and "id='verdict'" in page
     assert "<svg" in page and "Wilson interval" in page

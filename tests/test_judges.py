@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from datapaths import data_root
 from pytest_overrefusal.errors import JudgeError
+from pytest_overrefusal.judges.evaluation import HUMAN_LABELS, agreement
 from pytest_overrefusal.judges.base import LABELS, Judge, Verdict
 from pytest_overrefusal.judges.evorefuse_prr import EvoRefusePRR
 from pytest_overrefusal.judges.keyword import KeywordJudge
@@ -18,7 +19,7 @@ from pytest_overrefusal.judges.registry import JUDGES, get_judge
 from pytest_overrefusal.judges.xstest_strmatch import XSTestStrMatch
 
 MODELS = ("llama2orig", "mistralinstruct", "gpt4")
-HUMAN = {"1_full_compliance": "comply", "2_full_refusal": "refuse", "3_partial_refusal": "partial"}
+HUMAN = HUMAN_LABELS
 STRMATCH = {"1_full_compliance": "comply", "2_full_refusal": "refuse"}
 
 
@@ -49,20 +50,6 @@ def completions(model: str) -> pd.DataFrame:
 
 def labels_of(judge: Judge, df: pd.DataFrame) -> list[str]:
     return [v.label for v in judge.judge(df["prompt"].tolist(), df["completion"].tolist())]
-
-
-def binary_agreement(gold: list[str], pred: list[str]) -> float:
-    return sum((g != "comply") == (p != "comply") for g, p in zip(gold, pred)) / len(gold)
-
-
-def macro_f1(gold: list[str], pred: list[str]) -> float:
-    scores = []
-    for c in LABELS:
-        tp = sum(g == c and p == c for g, p in zip(gold, pred))
-        fp = sum(g != c and p == c for g, p in zip(gold, pred))
-        fn = sum(g == c and p != c for g, p in zip(gold, pred))
-        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    return sum(scores) / len(scores)
 
 
 # ----------------------------------------------------------------------------- (a) string match
@@ -96,7 +83,8 @@ def test_keyword_beats_xstest_strmatch_on_human_labels(model):
     rows = {}
     for judge in (KeywordJudge(), XSTestStrMatch(), EvoRefusePRR()):
         pred = labels_of(judge, df)
-        rows[judge.id] = (binary_agreement(gold, pred), macro_f1(gold, pred))
+        measured = agreement(gold, pred)
+        rows[judge.id] = (measured.binary_agreement, measured.macro_f1)
     for name, (acc, f1) in rows.items():
         print(f"{model:16s} {name:16s} binary agreement {acc:6.1%}  3-class macro-F1 {f1:.3f}")
     assert rows["keyword"][0] > rows["xstest-strmatch"][0], rows

@@ -19,20 +19,16 @@ Bump `RECIPE_VERSION` whenever anything here changes the artifact.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from pytest_overrefusal.paths import user_cache_dir
+from pytest_overrefusal.paths import build_once, user_cache_dir
 
 __all__ = ["KEYWORDS", "RECIPE_VERSION", "REFUSAL_TEXT", "DEFAULT_STEPS", "PROBES", "build_toy_model",
            "toy_model_dir", "heldout_rows", "build_corpus", "train_tokenizer", "train", "save",
@@ -389,38 +385,11 @@ def _is_complete(model_dir: Path) -> bool:
 
 
 def toy_model_dir(cache_root: Path | None = None) -> Path:
-    """The cached model directory `<cache_root>/toy-v{RECIPE_VERSION}`, built on first use.
-
-    The build goes into a temporary sibling directory that is `os.replace`d into place, under an exclusive
-    `fcntl.flock` on a lock file next to it, so concurrent processes build once and never see a partial directory.
-    """
+    """The cached model directory `<cache_root>/toy-v{RECIPE_VERSION}`, built on first use (once, atomically,
+    under a lock: see `paths.build_once`)."""
     root = Path(cache_root) if cache_root is not None else user_cache_dir()
-    final = root / f"toy-v{RECIPE_VERSION}"
-    if _is_complete(final):
-        return final
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / f"toy-v{RECIPE_VERSION}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not _is_complete(final):
-                for stale in root.glob(f".{final.name}-build-*"):  # left by a killed builder
-                    shutil.rmtree(stale, ignore_errors=True)
-                _build_into_place(final)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return final
-
-
-def _build_into_place(final: Path) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-build-", dir=final.parent))
-    try:
-        build_toy_model(tmp)
-        if final.exists():  # an incomplete leftover, e.g. from a hand copy
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    # looked up at call time so tests can swap the builder
+    return build_once(root / f"toy-v{RECIPE_VERSION}", lambda tmp: build_toy_model(tmp), _is_complete)
 
 
 # ---------------------------------------------------------------- use
