@@ -8,10 +8,26 @@ from pathlib import Path
 
 from .errors import OverrefusalError
 
+# Subcommands that live next to the code they drive, imported only when invoked. Each module offers
+# `configure(parser: argparse.ArgumentParser)` and `run(args) -> int` (raising OverrefusalError on bad input).
+PLUGGED: dict[str, tuple[str, str]] = {
+    "evolve": ("mitigations.evorefuse.cli", "evolve pseudo-malicious prompts from seeds (EvoRefuse)"),
+    "mitigate": ("mitigations.loop", "evaluate, train (sft|dpo|dro|refusal-tokens|dpo-ches), evaluate again"),
+    "dro": ("mitigations.dro.cli", "train a DRO safety soft prompt for an hf model"),
+    "refusal-tokens": ("mitigations.refusal_tokens.cli", "train refusal control tokens; sweep thresholds"),
+    "ches": ("mitigations.ches_cli", "score or filter preference pairs by CHES"),
+    "lm-eval-tasks": ("pytest_overrefusal.lmeval_tasks", "write lm-evaluation-harness task folders for suites"),
+}
+
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PLUGGED:
+        return _plugged(argv[0], argv[1:])
     parser = argparse.ArgumentParser(prog="overrefusal", description="Over-refusal suites as pytest tests.")
     sub = parser.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in PLUGGED.items():
+        sub.add_parser(name, help=help_text, add_help=False)
 
     run = sub.add_parser("run", help="run suites against a model (pytest underneath); extra args go to pytest")
     run.add_argument("--model", help="model spec (default: $OVERREFUSAL_MODEL or smollm2)")
@@ -46,6 +62,20 @@ def main(argv: list[str] | None = None) -> int:
         return _prepare(args.model)
     except OverrefusalError as exc:
         print(f"overrefusal: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _plugged(name: str, argv: list[str]) -> int:
+    import importlib
+
+    module = importlib.import_module(PLUGGED[name][0])
+    parser = argparse.ArgumentParser(prog=f"overrefusal {name}", description=PLUGGED[name][1])
+    module.configure(parser)
+    args = parser.parse_args(argv)
+    try:
+        return int(module.run(args))
+    except OverrefusalError as exc:
+        print(f"overrefusal {name}: error: {exc}", file=sys.stderr)
         return 2
 
 

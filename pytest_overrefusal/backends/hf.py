@@ -8,9 +8,10 @@ from typing import Sequence
 
 from ..errors import BackendError
 from .base import ChatRequest, Response, SamplingSettings
+from .hf_extensions import KNOWN as _EXTENSION_OPTIONS, HFExtension, pop_extensions
 from .registry import ModelSpec, pop_int, reject_unknown
 
-_OPTIONS = "dtype, batch_size, device, chat_template=none, revision, attn_implementation"
+_OPTIONS = f"dtype, batch_size, device, chat_template=none, revision, attn_implementation, {_EXTENSION_OPTIONS}"
 _DTYPES = {"float32", "bfloat16", "float16", "auto"}
 
 
@@ -19,8 +20,9 @@ def from_spec(spec: ModelSpec) -> "HFBackend":
     batch_size = pop_int(opts, "batch_size", 16, spec)
     kwargs = {k: opts.pop(k) for k in ("dtype", "device", "chat_template", "revision", "attn_implementation")
               if k in opts}
+    extensions = pop_extensions(opts, spec)
     reject_unknown(opts, spec, _OPTIONS)
-    return HFBackend(spec.target, batch_size=batch_size, name=str(spec), **kwargs)
+    return HFBackend(spec.target, batch_size=batch_size, name=str(spec), extensions=extensions, **kwargs)
 
 
 class HFBackend:
@@ -30,7 +32,8 @@ class HFBackend:
 
     def __init__(self, path_or_id: str, *, batch_size: int = 16, dtype: str | None = None,
                  device: str | None = None, chat_template: str | None = None, revision: str | None = None,
-                 attn_implementation: str | None = None, name: str | None = None):
+                 attn_implementation: str | None = None, name: str | None = None,
+                 extensions: Sequence[HFExtension] = ()):
         if chat_template not in (None, "none"):
             raise BackendError(f"hf:{path_or_id}: chat_template={chat_template!r}; the only value is 'none'")
         if dtype is not None and dtype not in _DTYPES:
@@ -41,6 +44,7 @@ class HFBackend:
         self.raw_prompts = chat_template == "none"
         self.revision = revision
         self._device, self._dtype, self._attn = device, dtype, attn_implementation
+        self.extensions = list(extensions)
         self._model = self._tokenizer = None
         root = Path(path_or_id)
         if root.is_dir():  # everything the cache key needs is on disk; no need to load anything yet
@@ -69,7 +73,8 @@ class HFBackend:
         self._model = None
 
     def _settings_tag(self) -> str:
-        return f"dtype={self._dtype or 'default'}|raw={self.raw_prompts}|revision={self.revision}"
+        tags = "".join(f"|{ext.tag}" for ext in self.extensions)
+        return f"dtype={self._dtype or 'default'}|raw={self.raw_prompts}|revision={self.revision}{tags}"
 
     def _check_template_files(self, root: Path) -> None:
         if self.raw_prompts:
@@ -109,6 +114,8 @@ class HFBackend:
         self.device = device
         self._tokenizer, self._model = tokenizer, model.to(device).eval()
         self._eos_ids = self._stop_ids()
+        for ext in self.extensions:
+            ext.on_load(self)
 
     # -- protocol -------------------------------------------------------------------------------
     def generate(self, requests: Sequence[ChatRequest]) -> list[Response]:
@@ -129,6 +136,8 @@ class HFBackend:
         return out  # type: ignore[return-value]
 
     def render(self, request: ChatRequest) -> str:
+        for ext in self.extensions:
+            request = ext.rewrite(request)
         if self.raw_prompts:
             return "\n\n".join(content for _, content in request.messages)
         return self.tokenizer.apply_chat_template(request.as_dicts(), tokenize=False,
@@ -173,6 +182,10 @@ class HFBackend:
         import torch
         from transformers import GenerationConfig
 
+        for ext in self.extensions:
+            steered = ext.generate_batch(self, texts, sampling)
+            if steered is not None:
+                return steered
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         sample = sampling.temperature > 0
         config = GenerationConfig(max_new_tokens=sampling.max_new_tokens, do_sample=sample,

@@ -12,8 +12,11 @@ _FACTORIES: dict[str, str] = {
     "python": "pytest_overrefusal.backends.python_object:from_spec",
     "toy": "pytest_overrefusal.backends.toy:from_spec",
     "smollm2": "pytest_overrefusal.backends.smollm2:from_spec",
+    "openai": "pytest_overrefusal.backends.openai_chat:from_spec",
+    "vllm": "pytest_overrefusal.backends.vllm_offline:from_spec",
+    "lmeval": "pytest_overrefusal.backends.lmeval:from_spec",
 }
-_NEEDS_TARGET = {"hf", "python"}
+_NEEDS_TARGET = {"hf", "python", "openai", "vllm", "lmeval"}
 DEFAULT_MODEL = "smollm2"
 
 
