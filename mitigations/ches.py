@@ -1,0 +1,252 @@
+"""CHES (centered hidden embedding similarity) of preference pairs, and filters on it (methods.md section 4).
+
+For a pair (x, y+, y-), S+ and S- are sums of the model's final hidden states (the vectors the unembedding
+multiplies) over the positions that predict each response token:
+
+    CHES    = <S+, S-> - |S+|^2
+    ln-CHES = <S+, S->/(|y+| |y-|) - |S+|^2/|y+|^2
+
+Position convention (methods.md 4.1 leaves two): the |y| positions from the last prompt token (which predicts y_1)
+to the token before the last response token. No end-of-turn token is appended, so a one-token response sums exactly
+the last prompt state and two one-token responses give CHES = 0.
+
+Input: the chat template with the generation prompt, then the response text; prompt and response are tokenized
+separately (`add_special_tokens=False`) and concatenated, so the prompt/response boundary never depends on how the
+tokenizer would merge across it. Sequences are right-padded in batches (real tokens keep positions 0..n-1, so a
+padded row sees exactly what it would see alone); sums and inner products are taken in float64 because raw CHES
+overflows float16/bfloat16 on large models (unintentional-unalignment issue #1).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from pytest_overrefusal.errors import OverrefusalError
+
+RenderPrompt = Callable[[str], str]
+
+
+class ChesError(OverrefusalError):
+    """Preference data or a model that CHES cannot use."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    prompt: str
+    chosen: str
+    rejected: str
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class ChesScore:
+    ches: float
+    ln_ches: float
+    chosen_tokens: int
+    rejected_tokens: int
+
+
+# ---------------------------------------------------------------- scoring
+
+def chat_renderer(tokenizer, system: str | None = None) -> RenderPrompt:
+    """The user prompt through the tokenizer's chat template, ending with the assistant generation prompt."""
+    def render(prompt: str) -> str:
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return render
+
+
+def score_pairs(model, tokenizer, pairs: Sequence[Pair], *, render: RenderPrompt | None = None,
+                batch_size: int = 16) -> list[ChesScore]:
+    """CHES and ln-CHES for every pair, batched; results come back in input order."""
+    import torch
+
+    render = render or chat_renderer(tokenizer)
+    sequences = []  # (prompt ids, response ids), chosen and rejected interleaved: row 2i is y+, 2i+1 is y-
+    for index, pair in enumerate(pairs):
+        prompt_ids = _ids(tokenizer, render(pair.prompt))
+        for response in (pair.chosen, pair.rejected):
+            response_ids = _ids(tokenizer, response)
+            if not prompt_ids or not response_ids:
+                what = "prompt" if not prompt_ids else "response"
+                raise ChesError(f"pair {pair.id or index}: empty {what} after tokenization; CHES needs at least "
+                                f"one token on each side")
+            sequences.append((prompt_ids, response_ids))
+    sums = torch.zeros(len(sequences), _hidden_size(model), dtype=torch.float64)
+    # longest first so each batch pads little; a pair's two rows may land in different batches
+    order = sorted(range(len(sequences)), key=lambda i: -sum(map(len, sequences[i])))
+    for start in range(0, len(order), 2 * batch_size):
+        rows = order[start:start + 2 * batch_size]
+        sums[rows] = response_state_sums(model, [sequences[i] for i in rows], _pad_id(tokenizer))
+    return [_score(sums[2 * i], sums[2 * i + 1], len(sequences[2 * i][1]), len(sequences[2 * i + 1][1]))
+            for i in range(len(pairs))]
+
+
+def response_state_sums(model, sequences: Sequence[tuple[list[int], list[int]]], pad_id: int):
+    """float64 (rows, hidden) sums of final hidden states over the positions predicting each response token."""
+    import torch
+
+    width = max(len(p) + len(r) for p, r in sequences)
+    device = next(model.parameters()).device
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    weights = torch.zeros((len(sequences), width), dtype=torch.float64)
+    for row, (prompt_ids, response_ids) in enumerate(sequences):
+        n = len(prompt_ids) + len(response_ids)
+        ids[row, :n] = torch.tensor(prompt_ids + response_ids)
+        mask[row, :n] = 1
+        # positions len(prompt)-1 .. n-2 predict response tokens 1..|y|
+        weights[row, len(prompt_ids) - 1:n - 1] = 1.0
+    with torch.no_grad():
+        out = model(input_ids=ids.to(device), attention_mask=mask.to(device), output_hidden_states=True)
+    hidden = out.hidden_states[-1].to(torch.float64).cpu()
+    return torch.einsum("rw,rwd->rd", weights, hidden)
+
+
+def ches_from_sums(s_chosen, s_rejected, n_chosen: int, n_rejected: int) -> tuple[float, float]:
+    """(CHES, ln-CHES) from the two float64 sums."""
+    dot = float(s_chosen @ s_rejected)
+    square = float(s_chosen @ s_chosen)
+    return dot - square, dot / (n_chosen * n_rejected) - square / (n_chosen * n_chosen)
+
+
+def _score(s_chosen, s_rejected, n_chosen: int, n_rejected: int) -> ChesScore:
+    ches, ln_ches = ches_from_sums(s_chosen, s_rejected, n_chosen, n_rejected)
+    return ChesScore(ches=ches, ln_ches=ln_ches, chosen_tokens=n_chosen, rejected_tokens=n_rejected)
+
+
+def _ids(tokenizer, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _pad_id(tokenizer) -> int:
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return int(pad) if pad is not None else 0  # padded positions are masked and weightless; any id will do
+
+
+def _hidden_size(model) -> int:
+    config = model.config
+    size = getattr(config, "hidden_size", None) or getattr(config.get_text_config(), "hidden_size", None)
+    if not size:
+        raise ChesError(f"{type(model).__name__}: config has no hidden_size; CHES needs a causal LM's hidden states")
+    return int(size)
+
+
+def score_with_backend(backend, pairs: Sequence[Pair], system: str | None = None) -> list[ChesScore]:
+    """Score with a loaded model under test; only backends with local weights expose hidden states."""
+    from pytest_overrefusal.backends.base import ChatRequest
+
+    missing = [name for name in ("model", "tokenizer", "render") if not hasattr(backend, name)]
+    if missing:
+        name = getattr(backend, "name", type(backend).__name__)
+        raise ChesError(f"model {name} has no hidden states ({', '.join(missing)} missing); CHES needs an hf: "
+                        f"backend (or toy / smollm2) with the weights loaded in this process")
+    return score_pairs(backend.model, backend.tokenizer, pairs,
+                       render=lambda prompt: backend.render(ChatRequest.user(prompt, system=system)),
+                       batch_size=int(getattr(backend, "batch_size", 16)))
+
+
+# ---------------------------------------------------------------- filtering
+
+@dataclass(frozen=True)
+class Selection:
+    """Which share of the pairs, sorted by ascending ln-CHES, a filter keeps."""
+
+    keep: float | int | None = None  # a fraction of the pairs (0.05) or a count (19): the lowest ones
+    quantile: float | None = None  # or a window centred on this quantile of the sorted scores
+    window: float | int | None = None
+
+    def indices(self, scores: Sequence[float]) -> list[int]:
+        """Indices of the kept pairs, in input order."""
+        ranked = sorted(range(len(scores)), key=lambda i: (scores[i], i))
+        if self.quantile is None:
+            chosen = ranked[:_count(self.keep, len(scores))]
+        else:
+            chosen = _window(ranked, self.quantile, _count(self.window, len(scores)))
+        return sorted(chosen)
+
+
+def _count(amount: float | int | None, n: int) -> int:
+    """A count stays a count (capped at n); a fraction rounds up, so 5% of 370 pairs keeps 19 as in the paper."""
+    if amount is None:
+        return n
+    if isinstance(amount, int):
+        return min(amount, n)
+    return min(n, math.ceil(amount * n - 1e-9))
+
+
+def _window(ranked: list[int], quantile: float, size: int) -> list[int]:
+    if not ranked or size <= 0:
+        return []
+    centre = round(quantile * (len(ranked) - 1))
+    start = min(max(0, centre - size // 2), len(ranked) - size)
+    return ranked[start:start + size]
+
+
+def parse_amount(text: str, what: str) -> float | int:
+    """'5%' -> 0.05, '0.05' -> 0.05, '19' -> 19 (a count). Anything else is a one-line error."""
+    raw = str(text).strip()
+    try:
+        if raw.endswith("%"):
+            value: float | int = float(raw[:-1]) / 100
+        elif raw.isdigit():
+            value = int(raw)
+        else:
+            value = float(raw)
+    except ValueError:
+        raise ChesError(f"{what}: {text!r} is not a percentage (5%), a fraction (0.05) or a count (19)") from None
+    if isinstance(value, float) and not 0.0 <= value <= 1.0:
+        raise ChesError(f"{what}: {text!r} must be between 0% and 100% (or a whole count)")
+    return value
+
+
+# ---------------------------------------------------------------- preference files
+
+Row = dict
+
+
+def read_rows(path: Path) -> list[tuple[int, Row]]:
+    """(line number, object) for every non-blank line of a JSONL file; a malformed line is a one-line error."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ChesError(f"{path}: cannot read preference file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ChesError(f"{path}: preference file is not UTF-8 text") from None
+    rows = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ChesError(f"{path}:{lineno}: invalid JSON ({exc.msg}); fix or remove the line") from None
+        if not isinstance(row, dict):
+            raise ChesError(f"{path}:{lineno}: each line must be a JSON object with prompt, chosen and rejected")
+        rows.append((lineno, row))
+    return rows
+
+
+def pairs_from_rows(path: Path, rows: Sequence[tuple[int, Row]], prompt: str = "prompt", chosen: str = "chosen",
+                    rejected: str = "rejected", id_column: str | None = "id") -> list[Pair]:
+    pairs = []
+    for lineno, row in rows:
+        texts = []
+        for column in (prompt, chosen, rejected):
+            value = row.get(column)
+            if not isinstance(value, str) or not value.strip():
+                raise ChesError(f"{path}:{lineno}: '{column}' must be a non-empty string, got {value!r}")
+            texts.append(value)
+        raw_id = row.get(id_column) if id_column else None
+        pairs.append(Pair(*texts, id=str(raw_id) if raw_id is not None else str(lineno)))
+    return pairs
+
+
+def read_pairs(path: Path, prompt: str = "prompt", chosen: str = "chosen", rejected: str = "rejected",
+               id_column: str | None = "id") -> list[Pair]:
+    """Pairs from a JSONL file (one object per line with the three text columns)."""
+    return pairs_from_rows(path, read_rows(path), prompt, chosen, rejected, id_column)
