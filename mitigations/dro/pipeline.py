@@ -1,0 +1,60 @@
+"""The whole DRO run in the order that matters: label + embed anchors, fit subspace and probes, train, save."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+from pytest_overrefusal.backends.hf_soft_prompt import save_soft_prompt
+
+from .anchors import DEFAULT_SAFETY_PROMPT, DEFAULT_SETTINGS, Anchors, LabelSampling, collect_anchors
+from .soft_prompt import DROTraining, TrainedPrompt, train_soft_prompt
+from .subspace import Probe, ProbeTraining, Subspace, fit_probe, fit_subspace
+
+
+@dataclass
+class DROResult:
+    prompt: TrainedPrompt
+    subspace: Subspace
+    refusal: Probe
+    harmfulness: Probe
+    anchors: Anchors
+    human_prompt: str
+
+
+def fit_dro(backend, harmful: Sequence[str], harmless: Sequence[str], human_prompt: str = DEFAULT_SAFETY_PROMPT,
+            settings: dict[str, str | None] | None = None, judge=None, sampling: LabelSampling = LabelSampling(),
+            components: int = 4, probe: ProbeTraining = ProbeTraining(),
+            training: DROTraining = DROTraining()) -> DROResult:
+    """Train a soft prompt for `backend` (an `hf:` backend) starting from `human_prompt`."""
+    import torch
+
+    settings = dict(DEFAULT_SETTINGS if settings is None else settings)
+    if human_prompt not in settings.values():  # the optimised prompt is always one of the anchor settings
+        settings["human"] = human_prompt
+    anchors = collect_anchors(backend, harmful, harmless, settings, judge, sampling)
+    subspace = fit_subspace(anchors.hidden, m=components, seed=training.seed)
+    z_m, _ = subspace.split(anchors.hidden)
+    refusal = fit_probe(z_m, anchors.compliance, probe)
+    harmfulness = fit_probe(z_m, anchors.harmless, probe)
+    queries = list(harmful) + list(harmless)
+    labels = [False] * len(harmful) + [True] * len(harmless)
+    with torch.random.fork_rng():
+        prompt = train_soft_prompt(backend, queries, labels, subspace, refusal, harmfulness, human_prompt, training)
+    return DROResult(prompt, subspace, refusal, harmfulness, anchors, human_prompt)
+
+
+def save_result(result: DROResult, backend, path: Path, training: DROTraining = DROTraining()) -> Path:
+    """Write the soft prompt with what identifies its base model and how it was trained."""
+    from pytest_overrefusal.backends.hf import fingerprint_dir
+
+    root = Path(getattr(backend, "path_or_id", ""))
+    metadata = {"base_model": str(getattr(backend, "path_or_id", "")), "human_prompt": result.human_prompt,
+                "human_prompt_ids": ",".join(map(str, result.prompt.human_ids)),
+                "components": str(result.subspace.m),
+                **{f"training.{k}": str(v) for k, v in asdict(training).items()}}
+    if root.is_dir():
+        metadata["base_fingerprint"] = fingerprint_dir(root, "")
+    if result.prompt.history:
+        metadata.update({f"final.{k}": f"{v:.6g}" for k, v in result.prompt.history[-1].items()})
+    return save_soft_prompt(path, result.prompt.matrix, metadata)
