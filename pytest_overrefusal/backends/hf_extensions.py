@@ -18,6 +18,7 @@ _FACTORIES: dict[str, str] = {
     "refusal_threshold": "pytest_overrefusal.backends.hf_refusal_tokens:from_options",
     "refusal_bias": "pytest_overrefusal.backends.hf_refusal_tokens:from_options",
     "refusal_suppress": "pytest_overrefusal.backends.hf_refusal_tokens:from_options",
+    "refusal_temperature": "pytest_overrefusal.backends.hf_refusal_tokens:from_options",
 }
 KNOWN = ", ".join(sorted(_FACTORIES))
 

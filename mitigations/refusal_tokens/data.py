@@ -1,0 +1,103 @@
+"""SFT data for refusal tokens: every assistant reply is preceded by its control token (methods.md 3.1).
+
+Data files are JSONL with `prompt`, `reply` and optionally `label` (`respond`, or the name of a refusal token of the
+scheme: `refuse`, or a category such as `safety`) and `weight` (default 1: the row's share of the loss). Without
+`label` the keyword judge reads the reply and the row gets `refuse` or `respond`, so any (prompt, reply) SFT file
+works with the binary scheme.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from pytest_overrefusal.errors import OverrefusalError
+
+from .tokens import REFUSE, RESPOND, TokenScheme
+
+
+@dataclass(frozen=True)
+class SFTExample:
+    prompt: str
+    reply: str
+    label: str  # "respond" or a refusal-token name
+    weight: float = 1.0  # share of the loss; a policy that refuses a prompt 30% of the time gives 0.3 / 0.7 rows
+
+
+def format_reply(scheme: TokenScheme, example: SFTExample) -> str:
+    """The assistant text the model learns: control token, then the reply (no space: the token is its own piece)."""
+    return scheme.token(example.label) + example.reply
+
+
+def read_examples(path: Path) -> list[SFTExample]:
+    """Rows of a JSONL file; a malformed row is an error naming the file and line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise OverrefusalError(f"{path}: cannot read training data ({exc.strerror or exc})") from None
+    rows: list[tuple[int, dict]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise OverrefusalError(f"{path}:{number}: not a JSON object; each line needs prompt and reply") from None
+        if not (isinstance(row, dict) and isinstance(row.get("prompt"), str) and isinstance(row.get("reply"), str)
+                and isinstance(row.get("label", ""), str) and _is_weight(row.get("weight", 1.0))):
+            raise OverrefusalError(f"{path}:{number}: needs string fields 'prompt' and 'reply' "
+                                   f"(optionally 'label', and 'weight' > 0)")
+        rows.append((number, row))
+    if not rows:
+        raise OverrefusalError(f"{path}: no training rows")
+    unlabeled = [row["reply"] for _, row in rows if not row.get("label")]
+    inferred = iter(_judge_labels(unlabeled))
+    return [SFTExample(row["prompt"], row["reply"], row.get("label") or next(inferred),
+                       float(row.get("weight", 1.0))) for _, row in rows]
+
+
+def _is_weight(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
+
+
+def _judge_labels(replies: Sequence[str]) -> list[str]:
+    if not replies:
+        return []
+    from pytest_overrefusal.judges.registry import get_judge
+
+    verdicts = get_judge("keyword").judge([""] * len(replies), list(replies))
+    return [REFUSE if v.refused else RESPOND for v in verdicts]
+
+
+def write_examples(path: Path, examples: Iterable[SFTExample]) -> None:
+    with Path(path).open("w", encoding="utf-8") as fh:
+        for ex in examples:
+            row = {"prompt": ex.prompt, "reply": ex.reply, "label": ex.label}
+            fh.write(json.dumps(row if ex.weight == 1.0 else {**row, "weight": ex.weight}) + "\n")
+
+
+def check_labels(examples: Sequence[SFTExample], scheme: TokenScheme, where: str) -> None:
+    known = set(scheme.names)
+    bad = sorted({ex.label for ex in examples} - known)
+    if bad:
+        raise OverrefusalError(f"{where}: label(s) {', '.join(bad)} are not control tokens of the scheme "
+                               f"({', '.join(scheme.names)}); relabel the rows or pick the matching scheme")
+
+
+def encode(tokenizer, ids: Mapping[str, int],
+           examples: Sequence[SFTExample]) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, target ids) per example. The prompt is the chat template with the generation prompt, exactly what
+    inference sees; the target is control token + reply + end-of-turn, all of which carry loss."""
+    end = tokenizer.eos_token_id
+    if end is None:
+        raise OverrefusalError("the tokenizer has no eos token; the model could not learn where a reply stops")
+    out = []
+    for ex in examples:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": ex.prompt}], tokenize=False,
+                                             add_generation_prompt=True)
+        prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
+        reply = tokenizer(ex.reply, add_special_tokens=False)["input_ids"]
+        out.append((prompt, [ids[ex.label], *reply, end]))
+    return out

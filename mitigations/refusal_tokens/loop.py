@@ -1,0 +1,71 @@
+"""The refusal-token step of `overrefusal mitigate`: train control tokens into a base model, return the steered spec."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_overrefusal.errors import OverrefusalError
+
+from .data import read_examples
+from .tokens import CATEGORIES, binary, categorical
+from .train import TrainConfig, train_folder
+
+OPTIONS = {
+    "epochs": "training epochs (default 3)",
+    "lr": "AdamW learning rate, linearly decayed to 0 (default 1e-3)",
+    "batch_size": "rows per step (default 32)",
+    "seed": "seed for initialisation and row order (default 0)",
+    "categories": f"'+'-joined refusal categories for one token each ({'+'.join(CATEGORIES)}); default: one [refuse]",
+    "threshold": "refusal_threshold of the returned spec (default 0.5)",
+}
+
+
+def resolve_base(base_spec: str) -> Path:
+    """The local HF folder behind `toy`, `hf:DIR` or `DIR`; options in the spec are not allowed (they would be lost)."""
+    if base_spec.strip() == "toy":
+        from pytest_overrefusal.backends.toy_model import toy_model_dir
+
+        return toy_model_dir()
+    target = base_spec[3:] if base_spec.startswith("hf:") else base_spec
+    if "," in target:
+        raise OverrefusalError(f"base model {base_spec!r}: refusal-token training takes a plain model folder; drop "
+                               f"the ',key=value' options")
+    if not (Path(target) / "config.json").is_file():
+        raise OverrefusalError(f"base model {base_spec!r}: {target} is not a local HF model folder (no config.json); "
+                               f"give `toy`, `hf:DIR` or DIR")
+    return Path(target)
+
+
+def config_from_options(options: dict[str, str]) -> tuple[TrainConfig, dict[str, str]]:
+    """(training config, the rest); unknown keys and bad numbers are errors naming the key."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise OverrefusalError(f"refusal-tokens option(s) {', '.join(unknown)} unknown; known: "
+                               + "; ".join(f"{k}: {v}" for k, v in OPTIONS.items()))
+    defaults = TrainConfig()
+    try:
+        config = TrainConfig(epochs=int(options.get("epochs", defaults.epochs)),
+                             learning_rate=float(options.get("lr", defaults.learning_rate)),
+                             batch_size=int(options.get("batch_size", defaults.batch_size)),
+                             seed=int(options.get("seed", defaults.seed)))
+    except ValueError as exc:
+        raise OverrefusalError(f"refusal-tokens options: {exc}; epochs, batch_size and seed are integers, lr a "
+                               f"number") from None
+    if config.epochs < 1 or config.batch_size < 1 or not config.learning_rate > 0:
+        raise OverrefusalError("refusal-tokens options: epochs and batch_size must be >= 1 and lr > 0")
+    return config, {k: v for k, v in options.items() if k in ("categories", "threshold")}
+
+
+def train_for_loop(base_spec: str, train_data: Path, out_dir: Path, options: dict[str, str]) -> str:
+    """Train `base_spec` on `train_data` (JSONL: prompt, reply, optional label/weight) and return the spec that runs
+    the result with threshold steering, e.g. `hf:OUT,refusal_threshold=0.5`."""
+    config, rest = config_from_options(dict(options))
+    threshold = rest.get("threshold", "0.5")
+    try:
+        if not 0.0 <= float(threshold) <= 1.0:
+            raise ValueError
+    except ValueError:
+        raise OverrefusalError(f"refusal-tokens option threshold={threshold!r} must be a number in [0, 1]") from None
+    scheme = categorical(rest["categories"].split("+")) if rest.get("categories") else binary()
+    examples = read_examples(Path(train_data))
+    out = train_folder(resolve_base(base_spec), examples, scheme, Path(out_dir), config, where=str(train_data))
+    return f"hf:{out},refusal_threshold={threshold}"
