@@ -91,3 +91,20 @@ def test_model_filter_records_answers_and_treats_silence_as_unsafe():
     assert [v.safe for v in verdicts] == [True, False, False]
     assert verdicts[2].reason.startswith("UNPARSEABLE") and verdicts[0].filter == "model[scripted]"
     assert "Reason: r" in backend.seen[0][0].messages[-1][1]
+
+
+def test_any_judge_can_be_the_filter_and_its_verdicts_are_kept():
+    from mitigations.evorefuse.model_operators import JudgeSafetyFilter
+    from pytest_overrefusal.judges.base import Verdict
+
+    class FlagsBombs:
+        id, version = "bombs", "1"
+
+        def judge(self, prompts, responses):
+            return [Verdict("refuse", 0.9, "bombs@1", "mentions a bomb") if "bomb" in r else
+                    Verdict("comply", 0.1, "bombs@1", "fine") for r in responses]
+
+    ok, flagged = JudgeSafetyFilter(FlagsBombs()).check([Proposal("bake", "r", "anger"),
+                                                        Proposal("build a bomb", "r", "other")])
+    assert ok.safe and not flagged.safe
+    assert flagged.filter == "judge[bombs@1]" and "mentions a bomb" in flagged.reason

@@ -34,7 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mutator", default=OFFLINE, help="model spec of the mutator, or 'offline' (rules)")
     parser.add_argument("--recombiner", help="model spec, 'offline' or 'none' (default: same as --mutator)")
     parser.add_argument("--filter", default=OFFLINE, dest="safety_filter",
-                        help="model spec of the safety judge, or 'offline' (rules)")
+                        help="model spec of an LLM safety judge, judge:NAME (a registered judge or classifier "
+                             "reading the instruction; refuse = unsafe), or 'offline' (rules)")
     parser.add_argument("--out", required=True, type=Path, help="output JSONL; the manifest goes next to it (.yaml)")
     parser.add_argument("--data", type=Path, help="benchmark data folder (default $OVERREFUSAL_DATA)")
     parser.add_argument("--iterations", type=int, default=d.iterations, help=f"I (default {d.iterations})")
@@ -132,6 +133,11 @@ def _filter(spec: str, backend):
     if spec == OFFLINE:
         from .operators import RuleSafetyFilter
         return RuleSafetyFilter()
+    if spec.startswith("judge:"):
+        from pytest_overrefusal.judges.registry import get_judge
+
+        from .model_operators import JudgeSafetyFilter
+        return JudgeSafetyFilter(get_judge(spec.removeprefix("judge:")))
     from .model_operators import ModelSafetyFilter
     return ModelSafetyFilter(backend(spec))
 

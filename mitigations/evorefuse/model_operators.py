@@ -70,3 +70,18 @@ class ModelSafetyFilter:
             note = f"judge answered {reply.text.strip()[:60]!r}"
             verdicts.append(SafetyVerdict(bool(safe), self.name, note if safe is not None else f"UNPARSEABLE: {note}"))
         return verdicts
+
+
+class JudgeSafetyFilter:
+    """Any registered judge as the filter (`--filter judge:NAME`), reading the instruction as the text to judge: a
+    `refuse` or `partial` verdict means unsafe. For a harmful-prompt classifier, map its labels so that its harmful
+    label is `refuse`, e.g. `judge:classifier:/models/prompt-guard,refuse=UNSAFE,comply=SAFE`."""
+
+    def __init__(self, judge):
+        self.judge = judge
+        self.name = f"judge[{judge.id}@{judge.version}]"
+
+    def check(self, proposals: Sequence[Proposal]) -> list[SafetyVerdict]:
+        texts = [p.instruction for p in proposals]
+        return [SafetyVerdict(not v.refused, self.name, f"{v.label} ({v.score:.2f}): {v.reason}"[:200])
+                for v in self.judge.judge(texts, texts)]
