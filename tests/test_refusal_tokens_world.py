@@ -165,3 +165,19 @@ def test_sweep_command_rejects_unknown_token_names(model_dir, capsys, tmp_path):
     code = main(["refusal-tokens", "sweep", "--model", str(model_dir), "--suite", str(suites[0]),
                  "--biases", "1", "--thresholds", "", "--bias-token", "lottery"])
     assert code == 2 and "lottery not in its refusal_tokens.json" in capsys.readouterr().err
+
+
+def test_pytest_suites_gate_a_steered_model(model_dir, curves, pytester, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("OVERREFUSAL_HOME", str(tmp_path / "home"))
+    suites = toyworld.write_suites(pytester.path / "suites")
+    for threshold, exit_code in ((0.5, pytest.ExitCode.OK), (1.0, pytest.ExitCode.TESTS_FAILED)):
+        report = tmp_path / f"r{threshold}.json"
+        result = pytester.runpytest(*map(str, suites), "-p", "no:cacheprovider", "--overrefusal-no-cache",
+                                    "--overrefusal-model", f"hf:{model_dir},refusal_threshold={threshold}",
+                                    "--overrefusal-max-new-tokens", str(MAX_NEW_TOKENS),
+                                    "--overrefusal-report", str(report))
+        assert result.ret == exit_code
+        rates = {s["id"].removeprefix("toyworld-"): s["rate"] for s in json.loads(report.read_text())["suites"]}
+        assert rates == curves[("threshold", threshold)]
