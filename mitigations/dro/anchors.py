@@ -72,6 +72,7 @@ def collect_anchors(backend, harmful: Sequence[str], harmless: Sequence[str],
     rows = [(query, name, is_harmless) for name in settings
             for queries, is_harmless in ((harmful, False), (harmless, True)) for query in queries]
     labels = compliance_labels(backend, judge, [(q, settings[n], ok) for q, n, ok in rows], sampling)
+    # only after sampling and judging: the forwards reuse exactly the rendered requests that were labelled
     requests = [ChatRequest.user(q, system=settings[n]) for q, n, _ in rows]
     hidden = last_hidden_states(backend, requests)
     return Anchors(hidden=hidden, compliance=torch.tensor(labels, dtype=torch.float32),
@@ -86,13 +87,14 @@ def compliance_labels(backend, judge, rows: Sequence[tuple[str, str | None, bool
     The paper also requires a harmful reply to be judged unsafe by LlamaGuard and to span > 2 lines; no such
     classifier runs offline here, so the refusal judge alone decides (stated in the README).
     """
+    # One sampling setting for all draws: copies of a request sit next to each other in a batch and each row
+    # consumes its own random numbers, so the draws differ while the backend runs one generate() per batch.
     requests = []
     for query, system, harmless in rows:
         limit = sampling.max_new_tokens_harmless if harmless else sampling.max_new_tokens_harmful
-        for draw in range(sampling.samples):
-            settings = SamplingSettings(max_new_tokens=limit, temperature=sampling.temperature,
-                                        top_p=sampling.top_p, seed=sampling.seed + draw)
-            requests.append(ChatRequest.user(query, system=system, sampling=settings))
+        settings = SamplingSettings(max_new_tokens=limit, temperature=sampling.temperature,
+                                    top_p=sampling.top_p, seed=sampling.seed)
+        requests.extend([ChatRequest.user(query, system=system, sampling=settings)] * sampling.samples)
     replies = backend.generate(requests)
     labels = []
     for index, (query, _, _) in enumerate(rows):

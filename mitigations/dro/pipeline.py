@@ -1,7 +1,8 @@
 """The whole DRO run in the order that matters: label + embed anchors, fit subspace and probes, train, save."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -20,6 +21,7 @@ class DROResult:
     harmfulness: Probe
     anchors: Anchors
     human_prompt: str
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
 
 
 def fit_dro(backend, harmful: Sequence[str], harmless: Sequence[str], human_prompt: str = DEFAULT_SAFETY_PROMPT,
@@ -32,16 +34,22 @@ def fit_dro(backend, harmful: Sequence[str], harmless: Sequence[str], human_prom
     settings = dict(DEFAULT_SETTINGS if settings is None else settings)
     if human_prompt not in settings.values():  # the optimised prompt is always one of the anchor settings
         settings["human"] = human_prompt
+    clock = time.perf_counter()
     anchors = collect_anchors(backend, harmful, harmless, settings, judge, sampling)
+    seconds = {"anchors": time.perf_counter() - clock}
+    clock = time.perf_counter()
     subspace = fit_subspace(anchors.hidden, m=components, seed=training.seed)
     z_m, _ = subspace.split(anchors.hidden)
     refusal = fit_probe(z_m, anchors.compliance, probe)
     harmfulness = fit_probe(z_m, anchors.harmless, probe)
+    seconds["subspace_and_probes"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     queries = list(harmful) + list(harmless)
     labels = [False] * len(harmful) + [True] * len(harmless)
     with torch.random.fork_rng():
         prompt = train_soft_prompt(backend, queries, labels, subspace, refusal, harmfulness, human_prompt, training)
-    return DROResult(prompt, subspace, refusal, harmfulness, anchors, human_prompt)
+    seconds["soft_prompt"] = time.perf_counter() - clock
+    return DROResult(prompt, subspace, refusal, harmfulness, anchors, human_prompt, seconds)
 
 
 def save_result(result: DROResult, backend, path: Path, training: DROTraining = DROTraining()) -> Path:

@@ -31,6 +31,7 @@ class Probe:
 
     weight: "object"  # (m,)
     bias: float
+    epochs: tuple[int, ...] = ()  # epochs each cross-validation fold ran before early stopping
 
     def probability(self, z_m):
         import torch
@@ -99,15 +100,17 @@ def fit_probe(z_m, target, training: ProbeTraining = ProbeTraining()) -> Probe:
     if folds < 2:
         raise ValueError(f"probe training needs at least 2 rows for cross-validation, got {n}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(training.seed))
-    weights, biases = [], []
+    weights, biases, epochs = [], [], []
     for fold in range(folds):
         held = order[fold::folds]
         kept = torch.ones(n, dtype=torch.bool)
         kept[held] = False
-        weight, bias = _fit_fold(z_m[kept], target[kept], z_m[held], target[held], training, seed=fold)
+        weight, bias, ran = _fit_fold(z_m[kept], target[kept], z_m[held], target[held], training, seed=fold)
         weights.append(weight)
         biases.append(bias)
-    return Probe(weight=torch.stack(weights).mean(dim=0), bias=float(torch.tensor(biases).mean()))
+        epochs.append(ran)
+    return Probe(weight=torch.stack(weights).mean(dim=0), bias=float(torch.tensor(biases).mean()),
+                 epochs=tuple(epochs))
 
 
 def _fit_fold(z_train, y_train, z_held, y_held, training: ProbeTraining, seed: int):
@@ -117,8 +120,8 @@ def _fit_fold(z_train, y_train, z_held, y_held, training: ProbeTraining, seed: i
     layer = torch.nn.Linear(z_train.shape[1], 1)
     optimiser = torch.optim.AdamW(layer.parameters(), lr=training.lr)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
-    best, since_best = float("inf"), 0
-    for _ in range(training.max_epochs):
+    best, since_best, epoch = float("inf"), 0, 0
+    for epoch in range(1, training.max_epochs + 1):
         optimiser.zero_grad()
         bce(layer(z_train).squeeze(-1), y_train).backward()
         optimiser.step()
@@ -130,4 +133,4 @@ def _fit_fold(z_train, y_train, z_held, y_held, training: ProbeTraining, seed: i
             since_best += 1
             if since_best >= training.patience:
                 break
-    return layer.weight.detach().squeeze(0).clone(), float(layer.bias.detach())
+    return layer.weight.detach().squeeze(0).clone(), float(layer.bias.detach()), epoch

@@ -20,14 +20,14 @@ from pytest_overrefusal.backends.registry import load_backend
 from . import toyworld
 from .anchors import LabelSampling, last_hidden_states, next_token_probability
 from .pipeline import fit_dro, save_result
-from .soft_prompt import DROTraining
+from .soft_prompt import DROTraining, train_soft_prompt
 from .subspace import ProbeTraining
 
 #: Small-world settings (methods.md 2.3): the paper's optimiser with a larger step for a 64-dim model, and probes
 #: with a larger step because z_m here has unit-scale coordinates (the paper's lr 1e-4 stops after a few epochs).
-TOY_SAMPLING = LabelSampling(samples=8, keep=8, max_new_tokens_harmless=4, max_new_tokens_harmful=4)
-TOY_PROBE = ProbeTraining(lr=1e-2, folds=5)
-TOY_TRAINING = DROTraining(lr=1e-2, epochs=20, batch_size=50)
+TOY_SAMPLING = LabelSampling(samples=6, keep=6, max_new_tokens_harmless=4, max_new_tokens_harmful=4)
+TOY_PROBE = ProbeTraining(lr=5e-2, folds=5)
+TOY_TRAINING = DROTraining(lr=3e-3, epochs=20, batch_size=50)
 ANCHOR_SETTINGS = ("none", "human", "short")
 
 
@@ -37,12 +37,14 @@ class ToyReport:
     refusal: dict[str, dict[str, float]]  # family -> condition (none / human / dro) -> held-out P(refuse)
     drift: float  # held-out mean (z_P,perp - z_0,perp)^2 of the DRO prompt
     seconds: float
+    drift_without_offsubspace: float | None = None  # same seed and anchors, trained with the L_U weight at 0
     history: list[dict[str, float]] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> str:
         cells = [" / ".join(f"{self.refusal[f][c]:.2f}" for c in ("none", "human", "dro"))
                  for f in toyworld.FAMILIES]
-        return f"| {self.seed} | " + " | ".join(cells) + f" | {self.drift:.4f} | {self.seconds:.0f} s |"
+        return f"| {self.seed} | " + " | ".join(cells) + f" | {self.drift:.5g} | {self.seconds:.0f} s |"
 
 
 def anchor_queries(split: toyworld.WorldSplit) -> tuple[list[str], list[str]]:
@@ -56,8 +58,8 @@ def anchor_queries(split: toyworld.WorldSplit) -> tuple[list[str], list[str]]:
     return [q.text for q in rotated if q.harmful], [q.text for q in rotated if not q.harmful]
 
 
-def run_seed(seed: int, out_dir: Path, training: DROTraining = TOY_TRAINING,
-             world_steps: int = 300) -> ToyReport:
+def run_seed(seed: int, out_dir: Path, training: DROTraining = TOY_TRAINING, world_steps: int = 300,
+             compare_without_offsubspace: bool = False) -> ToyReport:
     start = time.perf_counter()
     world = toyworld.world_dir(seed, steps=world_steps)
     split = toyworld.split_world(seed)
@@ -79,8 +81,19 @@ def run_seed(seed: int, out_dir: Path, training: DROTraining = TOY_TRAINING,
             "human": _mean_refusal(plain, queries, toyworld.HUMAN_PROMPT),
             "dro": _mean_refusal(steered, queries, None),
         }
-    drift = offsubspace_drift(plain, steered, [q.text for q in split.heldout], result.subspace)
-    return ToyReport(seed, refusal, drift, time.perf_counter() - start, result.prompt.history)
+    heldout = [q.text for q in split.heldout]
+    report = ToyReport(seed, refusal, offsubspace_drift(plain, steered, heldout, result.subspace),
+                       time.perf_counter() - start, history=result.prompt.history, stages=result.seconds)
+    if compare_without_offsubspace:
+        ablated = replace(training, weight_offsubspace=0.0)
+        prompt = train_soft_prompt(base, harmful + harmless, [False] * len(harmful) + [True] * len(harmless),
+                                   result.subspace, result.refusal, result.harmfulness, toyworld.HUMAN_PROMPT,
+                                   ablated)
+        result.prompt = prompt
+        ablated_file = save_result(result, base, Path(out_dir) / f"dro-seed{seed}-no-lu.safetensors", ablated)
+        without = load_backend(f"hf:{world},batch_size=256,soft_prompt={ablated_file}")
+        report.drift_without_offsubspace = offsubspace_drift(plain, without, heldout, result.subspace)
+    return report
 
 
 def offsubspace_drift(plain, steered, queries: list[str], subspace) -> float:
@@ -107,7 +120,8 @@ def main(argv: list[str]) -> int:
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
-            print(run_seed(seed, Path(tmp)).row(), flush=True)
+            report = run_seed(seed, Path(tmp), compare_without_offsubspace=True)
+            print(report.row(), f"drift without L_U {report.drift_without_offsubspace:.4f}", flush=True)
     return 0
 
 
