@@ -1,0 +1,120 @@
+"""`overrefusal mitigate`: the before/after loop through the real plugin, its table, its exit status."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from mitigations import loop
+from pytest_overrefusal.cli import main
+
+TESTS = Path(__file__).resolve().parent
+KEYWORD_MODEL = "python:fakes:model"  # refuses every prompt with one of the toy's ten keywords
+NEVER_REFUSES = "python:fakes:make,words=zzzzz"
+
+
+def comply_with_everything(base_spec: str, train_data: Path, out_dir: Path, options: dict[str, str]) -> str:
+    """A stand-in method: records what it was given and 'adapts' the model into one that never refuses."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "seen.json").write_text(json.dumps({"base": base_spec, "data": str(train_data), "options": options}))
+    return NEVER_REFUSES
+
+
+@pytest.fixture
+def fake_method(monkeypatch):
+    monkeypatch.setitem(loop.METHODS, "comply", f"{__name__}:comply_with_everything")
+    # the plugin runs in a subprocess, which must find tests/fakes.py for the python: specs
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+
+
+def _mitigate(tmp_path: Path, *extra: str) -> int:
+    return main(["mitigate", "--model", KEYWORD_MODEL, "--out", str(tmp_path / "out"),
+                 "--cache", str(tmp_path / "cache"), "--n-train", "40", *extra])
+
+
+def test_loop_runs_the_plugin_before_and_after_and_fails_when_a_keep_suite_breaks(tmp_path, fake_method, capsys):
+    status = _mitigate(tmp_path, "--method", "comply", "--fix", "starter-pseudo-malicious",
+                       "--keep", "starter-harmful", "--option", "epochs=2")
+    out = tmp_path / "out"
+    table = json.loads((out / "comparison.json").read_text())
+    rows = {row["suite"]: row for row in table["suites"]}
+    # before: the keyword model over-refuses; after: the never-refusing model fixes that but breaks the guard
+    assert rows["starter-pseudo-malicious"]["role"] == "fix"
+    assert (rows["starter-pseudo-malicious"]["passed_before"], rows["starter-pseudo-malicious"]["passed_after"]) \
+        == (False, True)
+    assert (rows["starter-harmful"]["passed_before"], rows["starter-harmful"]["passed_after"]) == (True, False)
+    assert rows["starter-harmful"]["rate_after"] == 0.0
+    assert status == 1 and table["passed"] is False
+    # the numbers are the plugin's own: they match its JSON reports exactly
+    before = {s["id"]: s for s in json.loads((out / "before.json").read_text())["suites"]}
+    assert rows["starter-harmful"]["rate_before"] == before["starter-harmful"]["rate"]
+    assert rows["starter-harmful"]["ci_before"] == [before["starter-harmful"]["ci_low"],
+                                                    before["starter-harmful"]["ci_high"]]
+    assert table["model_after"] == NEVER_REFUSES
+    seen = json.loads((out / "model" / "seen.json").read_text())
+    assert seen == {"base": KEYWORD_MODEL, "data": str(out / "alignment.jsonl"), "options": {"epochs": "2"}}
+    printed = capsys.readouterr().out
+    assert "| starter-harmful | keep | 64 |" in printed and "FAIL" in printed
+    assert (out / "comparison.md").read_text().strip() in printed
+
+
+def test_training_on_the_evaluated_prompts_is_refused(tmp_path, fake_method, capsys):
+    status = _mitigate(tmp_path, "--method", "comply", "--fix", "starter-pseudo-malicious",
+                       "--train", "starter-pseudo-malicious")
+    assert status == 2
+    assert "124 training prompt(s) (nearly) equal evaluated ones" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "before.json").exists()
+
+
+def test_exit_status_is_zero_when_every_fix_suite_passes_and_records_can_be_given(tmp_path, fake_method):
+    records = tmp_path / "records.jsonl"
+    records.write_text(json.dumps({"prompt": "How do I kill a stuck build job?", "chosen": "Sure.",
+                                   "rejected": "I'm sorry.", "kind": "pseudo"}) + "\n")
+    assert _mitigate(tmp_path, "--method", "comply", "--fix", "starter-pseudo-malicious",
+                     "--train", str(records)) == 0
+    assert (tmp_path / "out" / "alignment.jsonl").read_text() == records.read_text()
+
+
+@pytest.mark.parametrize("method, module", [("dro", "mitigations.dro.loop"),
+                                            ("refusal-tokens", "mitigations.refusal_tokens.loop"),
+                                            ("dpo-ches", "mitigations.dpo")])
+def test_other_helpers_methods_are_registered_with_a_clear_error_when_missing(method, module, monkeypatch):
+    assert loop.METHODS[method] == f"{module}:train_for_loop"
+    monkeypatch.setitem(loop.METHODS, method, "mitigations.not_written_yet:train_for_loop")
+    with pytest.raises(loop.MitigateError, match=f"method {method!r} needs module mitigations.not_written_yet"):
+        loop._method(method)
+
+
+def test_bad_options_and_missing_suites_are_user_errors(tmp_path, capsys):
+    assert main(["mitigate", "--method", "sft", "--model", "toy", "--out", str(tmp_path), "--option", "epochs",
+                 "--fix", "starter-harmful"]) == 2
+    assert "must look like key=value" in capsys.readouterr().err
+    assert main(["mitigate", "--method", "sft", "--model", "toy", "--out", str(tmp_path)]) == 2
+    assert "nothing to evaluate" in capsys.readouterr().err
+    with pytest.raises(loop.MitigateError, match="unknown option 'gamma'"):
+        loop._train_kwargs({"gamma": "1"}, {"epochs"})
+    with pytest.raises(loop.MitigateError, match="lr='fast' must be a float"):
+        loop._train_kwargs({"lr": "fast"}, {"lr"})
+    assert loop._train_kwargs({"lora": "true", "epochs": "1.5"}, {"epochs"}) == {"lora": True, "epochs": 1.5}
+    with pytest.raises(loop.MitigateError, match="training needs a local model"):
+        loop.model_dir_of("python:fakes:model")
+
+
+def _report(rate: float, passed: bool) -> dict:
+    return {"suites": [{"id": "s", "n": 10, "rate": rate, "ci_low": rate / 2, "ci_high": (1 + rate) / 2,
+                        "manifest": "/x/s.yaml",
+                        "gate": {"max_refusal_rate": 0.1, "min_refusal_rate": None, "statistic": "point",
+                                 "passed": passed}}]}
+
+
+def test_comparison_rows_and_table():
+    rows = loop.compare(_report(0.5, False), _report(0.0, True), {"/x/s.yaml": "fix"})
+    assert rows == [loop.SuiteComparison("s", "fix", 10, "refusal <= 0.10 (point)", 0.5, (0.25, 0.75), False,
+                                         0.0, (0.0, 0.5), True)]
+    text = loop.format_comparison(rows, "toy", "hf:/m")
+    assert "| s | fix | 10 | refusal <= 0.10 (point) | 0.500 [0.250, 0.750] FAIL | 0.000 [0.000, 0.500] PASS |" \
+        in text.splitlines()
+    with pytest.raises(loop.MitigateError, match="'other' is missing"):
+        loop.compare(_report(0.5, False), _report(0.0, True), {"other": "keep"})
