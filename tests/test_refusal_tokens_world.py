@@ -139,6 +139,7 @@ def test_a_budget_of_one_token_is_spent_on_the_control_token(backend):
     request = ChatRequest.user("how do i bake a bug ?", sampling=SamplingSettings(max_new_tokens=1))
     chosen, [response] = steering.decide_and_generate(backend, [backend.render(request)], request.sampling)
     assert chosen != [RESPOND] and response.text == "" and response.finish_reason == "length"
+    assert response.completion_tokens == 1
 
 
 def test_sweep_command_prints_the_curve(model_dir, capsys, tmp_path):

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..errors import BackendError
+from .base import ChatRequest, Response, SamplingSettings
 
 if TYPE_CHECKING:
-    from .base import ChatRequest, Response, SamplingSettings
     from .hf import HFBackend
 
 TOKEN_FILE = "refusal_tokens.json"
@@ -232,15 +232,15 @@ class RefusalTokenSteering:
             self._set_scheme(read_scheme(backend.path_or_id), where)
         self.ids = token_ids(backend.tokenizer, self.scheme, where)
 
-    def rewrite(self, request: "ChatRequest") -> "ChatRequest":
+    def rewrite(self, request: ChatRequest) -> ChatRequest:
         return request
 
     def generate_batch(self, backend: "HFBackend", texts: Sequence[str],
-                       sampling: "SamplingSettings") -> "list[Response]":
+                       sampling: SamplingSettings) -> list[Response]:
         return self.decide_and_generate(backend, texts, sampling)[1]
 
     def decide_and_generate(self, backend: "HFBackend", texts: Sequence[str],
-                            sampling: "SamplingSettings") -> "tuple[list[str], list[Response]]":
+                            sampling: SamplingSettings) -> tuple[list[str], list[Response]]:
         """(chosen control-token names, responses without the control token) for one batch of rendered prompts."""
         import torch
 
@@ -257,16 +257,17 @@ class RefusalTokenSteering:
         prompt_lens = enc["attention_mask"].sum(dim=1).tolist()
         rest_limit = sampling.max_new_tokens - 1
         if rest_limit < 1:  # the control token used the whole budget
-            return chosen, [backend._response([], int(n), 0) for n in prompt_lens]
+            return chosen, [Response("", "length", int(n), 1) for n in prompt_lens]
         forced = torch.tensor([[self.ids[c]] for c in chosen], device=enc["input_ids"].device)
         ids = torch.cat([enc["input_ids"], forced], dim=1)
         mask = torch.cat([enc["attention_mask"], torch.ones_like(forced)], dim=1)
-        # The cache holds the prompt only; generate() then runs just the forced token and what follows.
-        cache_key = "cache" if "cache" in first else "past_key_values"  # renamed in transformers 5.2x
+        # The cache holds the prompt only, so generate() runs just the forced token and what follows. Its name
+        # changed from past_key_values to cache in transformers 5.2x; a model that returns none recomputes the prompt.
+        cache = next(({key: first[key]} for key in ("cache", "past_key_values") if key in first), {})
         if sampling.temperature > 0:
             torch.manual_seed(sampling.seed)
         with torch.no_grad():
-            generated = model.generate(input_ids=ids, attention_mask=mask, **{cache_key: first[cache_key]},
+            generated = model.generate(input_ids=ids, attention_mask=mask, **cache,
                                        generation_config=_config(backend, rest_limit, sampling))
         responses = []
         for row, plen in zip(generated[:, ids.shape[1]:], prompt_lens):
@@ -275,7 +276,7 @@ class RefusalTokenSteering:
         return chosen, responses
 
 
-def _config(backend: "HFBackend", max_new_tokens: int, sampling: "SamplingSettings | None", **extra):
+def _config(backend: "HFBackend", max_new_tokens: int, sampling: SamplingSettings | None, **extra):
     """Generation settings as `HFBackend` uses them; `sampling=None` means greedy."""
     from transformers import GenerationConfig
 
