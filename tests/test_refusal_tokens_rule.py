@@ -106,6 +106,16 @@ def test_options_parse_into_a_rule_and_are_consumed():
     assert rule.bias_for("safety") == 1.5 and parse_rule({"refusal_bias": "3"}, "s").bias_for("safety") == 3
 
 
+@given(st.lists(st.tuples(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+                          st.floats(-50, 50, allow_subnormal=False)), min_size=1, max_size=4),
+       st.floats(0, 1), st.floats(0.01, 10))
+def test_bias_lists_and_numbers_parse_back_to_what_was_written(entries, threshold, temperature):
+    text = "+".join(f"{name}:{value!r}" for name, value in entries)
+    rule = parse_rule({"refusal_bias": text, "refusal_threshold": repr(threshold),
+                       "refusal_temperature": repr(temperature)}, "s")
+    assert rule.bias == tuple(entries) and rule.threshold == threshold and rule.temperature == temperature
+
+
 @pytest.mark.parametrize("options, message", [
     ({"refusal_threshold": "1.5"}, r"refusal_threshold=1.5 must be in \[0, 1\]"),
     ({"refusal_threshold": "high"}, "refusal_threshold='high' must be a number"),
