@@ -80,40 +80,44 @@ def main() -> None:
           f"L={config.safe_mutants} N={config.children} I={config.iterations} max_new_tokens={settings.max_new_tokens}")
 
     target.generate_calls = target.logprob_calls = target.requests = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     lineages = evolve(seeds, mutator=OfflineMutator(random.Random(0)), recombiner=OfflineRecombiner(),
                       safety_filter=RuleSafetyFilter(), fitness=FitnessEstimator(target, judge, settings),
                       config=config)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     calls = (target.generate_calls, target.logprob_calls, target.requests)
     finals = [lin.best for lin in lineages]
     refused = refusal_flags(target, judge, finals)
     accepted = sum(r and lin.best != lin.seed.text and lin.best_candidate.verdict.safe
                    for r, lin in zip(refused, lineages))
     per = max(accepted, 1)
-    print(f"evolve: {wall:.1f} s wall, {calls[0]} generate + {calls[1]} logprobs calls, {calls[2]} target requests; "
+    print(f"evolve: {wall:.1f} s wall ({cpu:.1f} s CPU), {calls[0]} generate + {calls[1]} logprobs calls, "
+          f"{calls[2]} target requests; "
           f"fitness {statistics.mean(x.seed_fitness.value for x in lineages):.3f} -> "
           f"{statistics.mean(x.best_fitness.value for x in lineages):.3f}; accepted {accepted}/{len(lineages)}")
     print(f"per accepted instruction: {calls[2] / per:.0f} target requests, {(calls[0] + calls[1]) / per:.1f} "
-          f"target calls, {wall / per:.2f} s wall")
+          f"target calls, {wall / per:.2f} s wall, {cpu / per:.2f} s CPU")
 
     candidates = [c.instruction for lin in lineages for step in lin.steps for c in step.candidates
                   if c.verdict.safe][:args.candidates]
-    batched_times, serial_times, diffs = [], [], []
+    batched_times, serial_times, batched_cpu, serial_cpu, diffs = [], [], [], [], []
     for repeat in range(args.repeats):  # interleaved so drifting machine load hits both alike
         est = FitnessEstimator(target, judge, settings, seed=100 * repeat)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         together = est.score(candidates)
         batched_times.append(time.perf_counter() - started)
+        batched_cpu.append(time.process_time() - cpu_started)
         est = FitnessEstimator(target, judge, settings, seed=100 * repeat)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         alone = [est.score([c])[0] for c in candidates]
         serial_times.append(time.perf_counter() - started)
+        serial_cpu.append(time.process_time() - cpu_started)
         diffs += [abs(a.value - b.value) for a, b in zip(together, alone)]
     batched, serial = min(batched_times), min(serial_times)
     print(f"fitness of {len(candidates)} candidates x K={settings.k}: batched {batched:.2f} s, one at a time "
           f"{serial:.2f} s, ratio {serial / batched:.1f}x (all batched {['%.2f' % t for t in batched_times]}, "
-          f"serial {['%.2f' % t for t in serial_times]}); mean |F batched - F serial| {statistics.mean(diffs):.4f}")
+          f"serial {['%.2f' % t for t in serial_times]}); CPU time ratio {min(serial_cpu) / min(batched_cpu):.1f}x; "
+          f"mean |F batched - F serial| {statistics.mean(diffs):.4f}")
 
 
 if __name__ == "__main__":

@@ -111,7 +111,8 @@ def test_cli_evolve_on_toy_end_to_end(tmp_path, capsys):
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
     from pytest_overrefusal.cli import main
 
-    rc = main(["evolve", "--seeds", str(tmp_path / "none.jsonl"), "--target", "toy", "--out", str(tmp_path / "o.jsonl")])
+    out = str(tmp_path / "o.jsonl")
+    rc = main(["evolve", "--seeds", str(tmp_path / "none.jsonl"), "--target", "toy", "--out", out])
     assert rc == 2 and "none.jsonl: seed file not found" in capsys.readouterr().err
-    rc = main(["evolve", "--seeds", "starter-harmful", "--target", "toy", "--k", "0", "--out", str(tmp_path / "o.jsonl")])
+    rc = main(["evolve", "--seeds", "starter-harmful", "--target", "toy", "--k", "0", "--out", out])
     assert rc == 2 and "--k must be a positive integer" in capsys.readouterr().err

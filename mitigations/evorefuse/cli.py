@@ -31,9 +31,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                                                         "log-probabilities: hf:, toy, smollm2)")
     parser.add_argument("--judge", default="keyword", help="refusal judge giving p_hat (default keyword; e.g. "
                                                            "classifier:PATH for a rejection classifier)")
-    parser.add_argument("--mutator", default=OFFLINE, help="model spec of the mutator, or 'offline' (rules)")
-    parser.add_argument("--recombiner", help="model spec, 'offline' or 'none' (default: same as --mutator)")
-    parser.add_argument("--filter", default=OFFLINE, dest="safety_filter",
+    parser.add_argument("--mutator", default=OFFLINE, metavar="SPEC",
+                        help="model spec of the mutator, or 'offline' (rules)")
+    parser.add_argument("--recombiner", metavar="SPEC",
+                        help="model spec, 'offline' or 'none' (default: same as --mutator)")
+    parser.add_argument("--filter", default=OFFLINE, dest="safety_filter", metavar="SPEC",
                         help="model spec of an LLM safety judge, judge:NAME (a registered judge or classifier "
                              "reading the instruction; refuse = unsafe), or 'offline' (rules)")
     parser.add_argument("--out", required=True, type=Path, help="output JSONL; the manifest goes next to it (.yaml)")
