@@ -24,10 +24,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     prompt = parser.add_mutually_exclusive_group()
     prompt.add_argument("--safety-prompt", help="the human safety prompt to start from (default: the project's)")
     prompt.add_argument("--safety-prompt-file", type=Path, help="read the human safety prompt from a file")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=TEXT",
+                        help="an anchor system-prompt setting (repeatable; NAME=none for no system prompt); "
+                             "default: none, default, short, mistral; the safety prompt is always added")
     parser.add_argument("--judge", default="keyword", help="refusal judge for the compliance labels")
     labels, probe, train = LabelSampling(), ProbeTraining(), DROTraining()
     parser.add_argument("--samples", type=int, default=labels.samples, help="sampled replies per query/setting")
-    parser.add_argument("--keep", type=int, default=labels.keep, help="longest replies kept for the label")
+    parser.add_argument("--keep", type=int, default=None,
+                        help=f"longest replies kept for the label (default: min({labels.keep}, --samples))")
     parser.add_argument("--max-new-tokens-harmless", type=int, default=labels.max_new_tokens_harmless)
     parser.add_argument("--max-new-tokens-harmful", type=int, default=labels.max_new_tokens_harmful)
     parser.add_argument("--components", type=int, default=4, help="PCA components of the refusal subspace")
@@ -47,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     human = _safety_prompt(args)
     harmful, harmless = read_queries(args.harmful), read_queries(args.harmless)
     summary = train_to_file(args.model, harmful, harmless, args.out, human, judge=args.judge,
-                            sampling=LabelSampling(samples=args.samples, keep=args.keep,
+                            settings=parse_settings(args.setting) if args.setting else None,
+                            sampling=LabelSampling(samples=args.samples,
+                                                   keep=min(LabelSampling.keep, args.samples) if args.keep is None
+                                                   else args.keep,
                                                    max_new_tokens_harmless=args.max_new_tokens_harmless,
                                                    max_new_tokens_harmful=args.max_new_tokens_harmful,
                                                    seed=args.seed),
@@ -61,8 +68,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_settings(items: list[str]) -> dict[str, str | None]:
+    """`NAME=TEXT` items -> {name: text}; the text `none` (any case) means no system prompt."""
+    settings: dict[str, str | None] = {}
+    for item in items:
+        name, eq, text = item.partition("=")
+        if not eq or not name.strip() or not text.strip():
+            raise OverrefusalError(f"--setting {item!r} must look like NAME=TEXT (or NAME=none)")
+        settings[name.strip()] = None if text.strip().lower() == "none" else text.strip()
+    return settings
+
+
 def train_to_file(model_spec: str, harmful: list[str], harmless: list[str], out: Path, human_prompt: str,
-                  judge: str = "keyword", sampling: LabelSampling = LabelSampling(),
+                  judge: str = "keyword", settings: dict[str, str | None] | None = None, sampling: LabelSampling = LabelSampling(),
                   probe: ProbeTraining = ProbeTraining(), training: DROTraining = DROTraining(),
                   components: int = 4) -> dict:
     """Load the model, run DRO, save the prompt; returns a JSON-able summary with the spec to evaluate it."""
@@ -75,8 +93,8 @@ def train_to_file(model_spec: str, harmful: list[str], harmless: list[str], out:
     if spec.kind != "hf" or "soft_prompt" in spec.options:
         raise OverrefusalError(f"DRO needs a plain hf: model spec (it reads hidden states), got {model_spec!r}")
     backend = load_backend(model_spec)
-    result = fit_dro(backend, harmful, harmless, human_prompt, judge=get_judge(judge, backend), sampling=sampling,
-                     components=components, probe=probe, training=training)
+    result = fit_dro(backend, harmful, harmless, human_prompt, settings=settings, judge=get_judge(judge, backend),
+                     sampling=sampling, components=components, probe=probe, training=training)
     path = save_result(result, backend, Path(out), training)
     history = result.prompt.history
     return {
