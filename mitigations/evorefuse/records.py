@@ -94,3 +94,9 @@ class SafetyFilter(Protocol):
     name: str
 
     def check(self, proposals: Sequence[Proposal]) -> list[SafetyVerdict]: ...
+
+
+class Scorer(Protocol):
+    """What the search needs from the fitness: `FitnessEstimator`, or a stand-in in tests."""
+
+    def score(self, instructions: Sequence[str]) -> list[Fitness]: ...

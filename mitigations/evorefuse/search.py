@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from .anneal import Annealer, Schedule, TieBreak, is_better
-from .fitness import FitnessEstimator
-from .records import Candidate, Fitness, Mutator, Recombiner, SafetyFilter, Step
+from .records import Candidate, Fitness, Mutator, Recombiner, SafetyFilter, Scorer, Step
 from .strategies import STRATEGIES
 
 
@@ -53,12 +52,13 @@ Progress = Callable[[int, Sequence[Lineage]], None]
 
 
 def evolve(seeds: Sequence[Seed], *, mutator: Mutator, recombiner: Recombiner | None, safety_filter: SafetyFilter,
-           fitness: FitnessEstimator, config: EvolveConfig = EvolveConfig(),
+           fitness: Scorer, config: EvolveConfig = EvolveConfig(),
            progress: Progress | None = None) -> list[Lineage]:
     """Run the search; `recombiner=None` is the paper's no-recombination ablation."""
     rng = random.Random(config.seed)
     annealer = Annealer(rng, config.schedule, config.tie_break, config.tie_tolerance)
     start = fitness.score([s.text for s in seeds])
+    # lineages start at different strategies, so that a run over many seeds uses all nine from the first iteration
     lineages = [Lineage(seed=s, seed_fitness=f, current=s.text, current_fitness=f, best=s.text, best_fitness=f,
                         strategy_cursor=(i * config.safe_mutants) % len(STRATEGIES))
                 for i, (s, f) in enumerate(zip(seeds, start))]
@@ -139,7 +139,7 @@ def _children(mutants: Sequence[list[Candidate]], steps: Sequence[Step], recombi
     return children
 
 
-def _score(candidates: Sequence[Candidate], fitness: FitnessEstimator) -> None:
+def _score(candidates: Sequence[Candidate], fitness: Scorer) -> None:
     for candidate, f in zip(candidates, fitness.score([c.instruction for c in candidates])):
         candidate.fitness = f
 
