@@ -217,6 +217,23 @@ def test_data_rows_are_read_with_labels_inferred_from_the_reply(tmp_path):
                                    SFTExample("odd", "whatever", "safety", 0.25)]
 
 
+def test_alignment_records_are_labelled_by_kind_with_optional_contrast(tmp_path):
+    from mitigations.refusal_tokens.data import SFTExample, read_examples
+
+    path = tmp_path / "alignment.jsonl"
+    path.write_text(json.dumps({"prompt": "kill a process", "chosen": "Sure!", "rejected": "Sorry.", "kind": "pseudo"})
+                    + "\n" + json.dumps({"prompt": "kill a man", "chosen": "No.", "rejected": "Sure!",
+                                         "kind": "harmful"}) + "\n")
+    assert read_examples(path) == [SFTExample("kill a process", "Sure!", "respond"),
+                                   SFTExample("kill a man", "No.", "refuse")]
+    assert read_examples(path, "safety", 0.25) == [
+        SFTExample("kill a process", "Sure!", "respond"), SFTExample("kill a process", "Sorry.", "safety", 0.25),
+        SFTExample("kill a man", "No.", "safety"), SFTExample("kill a man", "Sure!", "respond", 0.25)]
+    path.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b", "kind": "benign"}) + "\n")
+    with pytest.raises(OverrefusalError, match="alignment.jsonl:1: an alignment record needs .* kind pseudo or harmful"):
+        read_examples(path)
+
+
 @pytest.mark.parametrize("line", ['{"prompt": "p"}', "not json", '{"prompt": "p", "reply": "r", "weight": 0}',
                                   '{"prompt": "p", "reply": "r", "label": 3}'])
 def test_malformed_rows_name_file_and_line(tmp_path, line):
@@ -271,6 +288,7 @@ def test_loop_options_are_checked():
         config_from_options({"steps": "3"})
     with pytest.raises(OverrefusalError, match="epochs, batch_size and seed are integers"):
         config_from_options({"epochs": "two"})
+    assert config_from_options({"contrast_weight": "0.3"})[1] == {"contrast_weight": "0.3"}
     with pytest.raises(OverrefusalError, match="not a local HF model folder"):
         resolve_base("hf:/nowhere/at/all")
     with pytest.raises(OverrefusalError, match="drop the ',key=value' options"):

@@ -79,6 +79,17 @@ def test_bad_training_data_is_reported_with_its_line(base, tmp_path, capsys):
     assert code == 2 and "bad.jsonl:2: needs string fields 'prompt' and 'reply'" in capsys.readouterr().err
 
 
-def test_category_scheme_needs_category_labels(base, data, tmp_path):
+def test_bad_contrast_weight_is_an_error(base, data, tmp_path):
+    with pytest.raises(OverrefusalError, match="contrast_weight='-1' must be a number >= 0"):
+        train_for_loop(str(base), data, tmp_path / "o", {"contrast_weight": "-1"})
+
+
+def test_category_scheme_labels_inferred_refusals_with_its_first_category(base, data, tmp_path):
+    spec = train_for_loop(str(base), data, tmp_path / "cat", {"categories": "unsupported+safety", "epochs": "1"})
+    assert json.loads((tmp_path / "cat" / TOKEN_FILE).read_text())["refusals"] == {
+        "unsupported": "[Unsupported requests]", "safety": "[Requests with safety concerns]"}
+    assert spec.endswith(",refusal_threshold=0.5")
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text(json.dumps({"prompt": "p", "reply": "I'm sorry.", "label": "refuse"}) + "\n")
     with pytest.raises(OverrefusalError, match="label.s. refuse are not control tokens of the scheme"):
-        train_for_loop(str(base), data, tmp_path / "o", {"categories": "safety+unsupported"})
+        train_for_loop(str(base), labelled, tmp_path / "o", {"categories": "safety+unsupported"})

@@ -14,10 +14,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     train = sub.add_parser("train", help="teach a model [respond]/[refuse] (or per-category) control tokens")
     train.add_argument("--base", required=True, help="base model: toy, hf:DIR or DIR (a local HF folder)")
     train.add_argument("--data", required=True, type=Path,
-                       help="JSONL rows: prompt, reply, optional label (respond|refuse|category) and weight")
+                       help="JSONL rows: prompt, reply, optional label (respond|refuse|category) and weight; or "
+                            "alignment records (prompt, chosen, rejected, kind)")
     train.add_argument("--out", required=True, type=Path, help="folder for the trained model")
     train.add_argument("--categories", default="",
                        help="'+'-joined CoCoNot categories, one token each (default: a single [refuse])")
+    train.add_argument("--contrast-weight", type=float, default=0.0,
+                       help="also learn each alignment record's rejected reply, at this weight, under the opposite "
+                            "token (teaches the model to follow the token it is given)")
     train.add_argument("--epochs", type=int, default=3)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--batch-size", type=int, default=32)
@@ -50,7 +54,7 @@ def _train(args) -> int:
     from .loop import train_for_loop
 
     options = {"epochs": str(args.epochs), "lr": str(args.lr), "batch_size": str(args.batch_size),
-               "seed": str(args.seed)}
+               "seed": str(args.seed), "contrast_weight": str(args.contrast_weight)}
     if args.categories:
         options["categories"] = args.categories
     spec = train_for_loop(args.base, args.data, args.out, options)

@@ -1,9 +1,14 @@
 """SFT data for refusal tokens: every assistant reply is preceded by its control token (methods.md 3.1).
 
-Data files are JSONL with `prompt`, `reply` and optionally `label` (`respond`, or the name of a refusal token of the
-scheme: `refuse`, or a category such as `safety`) and `weight` (default 1: the row's share of the loss). Without
-`label` the keyword judge reads the reply and the row gets `refuse` or `respond`, so any (prompt, reply) SFT file
-works with the binary scheme.
+Data files are JSONL, one of two shapes per line:
+  * SFT rows: `prompt`, `reply`, optionally `label` (`respond`, or a refusal-token name of the scheme: `refuse`, or a
+    category such as `safety`) and `weight` (default 1: the row's share of the loss). Without `label` the keyword
+    judge reads the reply: a refusal gets `refusal_label`, anything else `respond`.
+  * alignment records of `mitigations.align` (`prompt`, `chosen`, `rejected`, `kind` = pseudo | harmful): the chosen
+    reply is learnt, labelled by the kind (pseudo: `respond`, harmful: `refusal_label`). With `contrast_weight` > 0
+    the rejected reply is learnt too, at that weight and under the opposite token, so the model sees both replies
+    for one prompt and learns to follow the token it is given (without that, forcing a token may not change the text:
+    benchmarks/RESULTS.md, refusal tokens on the keyword toy model).
 """
 from __future__ import annotations
 
@@ -30,14 +35,14 @@ def format_reply(scheme: TokenScheme, example: SFTExample) -> str:
     return scheme.token(example.label) + example.reply
 
 
-def read_examples(path: Path) -> list[SFTExample]:
-    """Rows of a JSONL file; a malformed row is an error naming the file and line."""
+def read_examples(path: Path, refusal_label: str = REFUSE, contrast_weight: float = 0.0) -> list[SFTExample]:
+    """Rows of a JSONL file (either shape above); a malformed row is an error naming the file and line."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise OverrefusalError(f"{path}: cannot read training data ({exc.strerror or exc})") from None
-    rows: list[tuple[int, dict]] = []
+    pending: list[tuple[str, str, str | None, float]] = []  # (prompt, reply, label or None to infer, weight)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -45,30 +50,44 @@ def read_examples(path: Path) -> list[SFTExample]:
             row = json.loads(line)
         except ValueError:
             raise OverrefusalError(f"{path}:{number}: not a JSON object; each line needs prompt and reply") from None
-        if not (isinstance(row, dict) and isinstance(row.get("prompt"), str) and isinstance(row.get("reply"), str)
-                and isinstance(row.get("label", ""), str) and _is_weight(row.get("weight", 1.0))):
-            raise OverrefusalError(f"{path}:{number}: needs string fields 'prompt' and 'reply' "
-                                   f"(optionally 'label', and 'weight' > 0)")
-        rows.append((number, row))
-    if not rows:
+        pending += _row_examples(row, f"{path}:{number}", refusal_label, contrast_weight)
+    if not pending:
         raise OverrefusalError(f"{path}: no training rows")
-    unlabeled = [row["reply"] for _, row in rows if not row.get("label")]
-    inferred = iter(_judge_labels(unlabeled))
-    return [SFTExample(row["prompt"], row["reply"], row.get("label") or next(inferred),
-                       float(row.get("weight", 1.0))) for _, row in rows]
+    inferred = iter(_judge_labels([reply for _, reply, label, _ in pending if label is None], refusal_label))
+    return [SFTExample(prompt, reply, label if label is not None else next(inferred), weight)
+            for prompt, reply, label, weight in pending]
+
+
+def _row_examples(row: object, where: str, refusal_label: str,
+                  contrast_weight: float) -> list[tuple[str, str, str | None, float]]:
+    if isinstance(row, dict) and {"chosen", "rejected", "kind"} <= set(row):
+        if not (all(isinstance(row.get(k), str) for k in ("prompt", "chosen", "rejected"))
+                and row["kind"] in ("pseudo", "harmful")):
+            raise OverrefusalError(f"{where}: an alignment record needs string prompt, chosen and rejected and "
+                                   f"kind pseudo or harmful")
+        chosen, other = (RESPOND, refusal_label) if row["kind"] == "pseudo" else (refusal_label, RESPOND)
+        out = [(row["prompt"], row["chosen"], chosen, 1.0)]
+        if contrast_weight > 0:
+            out.append((row["prompt"], row["rejected"], other, contrast_weight))
+        return out
+    if not (isinstance(row, dict) and isinstance(row.get("prompt"), str) and isinstance(row.get("reply"), str)
+            and isinstance(row.get("label", ""), str) and _is_weight(row.get("weight", 1.0))):
+        raise OverrefusalError(f"{where}: needs string fields 'prompt' and 'reply' (optionally 'label', and "
+                               f"'weight' > 0), or an alignment record (prompt, chosen, rejected, kind)")
+    return [(row["prompt"], row["reply"], row.get("label") or None, float(row.get("weight", 1.0)))]
 
 
 def _is_weight(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
 
 
-def _judge_labels(replies: Sequence[str]) -> list[str]:
+def _judge_labels(replies: Sequence[str], refusal_label: str) -> list[str]:
     if not replies:
         return []
     from pytest_overrefusal.judges.registry import get_judge
 
     verdicts = get_judge("keyword").judge([""] * len(replies), list(replies))
-    return [REFUSE if v.refused else RESPOND for v in verdicts]
+    return [refusal_label if v.refused else RESPOND for v in verdicts]
 
 
 def write_examples(path: Path, examples: Iterable[SFTExample]) -> None:

@@ -16,6 +16,7 @@ OPTIONS = {
     "seed": "seed for initialisation and row order (default 0)",
     "categories": f"'+'-joined refusal categories for one token each ({'+'.join(CATEGORIES)}); default: one [refuse]",
     "threshold": "refusal_threshold of the returned spec (default 0.5)",
+    "contrast_weight": "weight of each alignment record's rejected reply under the opposite token (default 0: unused)",
 }
 
 
@@ -52,12 +53,12 @@ def config_from_options(options: dict[str, str]) -> tuple[TrainConfig, dict[str,
                                f"number") from None
     if config.epochs < 1 or config.batch_size < 1 or not config.learning_rate > 0:
         raise OverrefusalError("refusal-tokens options: epochs and batch_size must be >= 1 and lr > 0")
-    return config, {k: v for k, v in options.items() if k in ("categories", "threshold")}
+    return config, {k: v for k, v in options.items() if k in ("categories", "threshold", "contrast_weight")}
 
 
 def train_for_loop(base_spec: str, train_data: Path, out_dir: Path, options: dict[str, str]) -> str:
-    """Train `base_spec` on `train_data` (JSONL: prompt, reply, optional label/weight) and return the spec that runs
-    the result with threshold steering, e.g. `hf:OUT,refusal_threshold=0.5`."""
+    """Train `base_spec` on `train_data` (JSONL SFT rows or `mitigations.align` records, see `data`) and return the
+    spec that runs the result with threshold steering, e.g. `hf:OUT,refusal_threshold=0.5`."""
     config, rest = config_from_options(dict(options))
     threshold = rest.get("threshold", "0.5")
     try:
@@ -65,7 +66,15 @@ def train_for_loop(base_spec: str, train_data: Path, out_dir: Path, options: dic
             raise ValueError
     except ValueError:
         raise OverrefusalError(f"refusal-tokens option threshold={threshold!r} must be a number in [0, 1]") from None
+    try:
+        contrast = float(rest.get("contrast_weight", "0"))
+        if not 0.0 <= contrast < float("inf"):
+            raise ValueError
+    except ValueError:
+        raise OverrefusalError(f"refusal-tokens option contrast_weight={rest['contrast_weight']!r} must be a "
+                               f"number >= 0") from None
     scheme = categorical(rest["categories"].split("+")) if rest.get("categories") else binary()
-    examples = read_examples(Path(train_data))
+    # unlabelled refusals (judged, or harmful alignment records) take the first refusal token of the scheme
+    examples = read_examples(Path(train_data), scheme.refusal_names[0], contrast)
     out = train_folder(resolve_base(base_spec), examples, scheme, Path(out_dir), config, where=str(train_data))
     return f"hf:{out},refusal_threshold={threshold}"
