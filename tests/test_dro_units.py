@@ -190,3 +190,28 @@ def test_installed_matrix_stays_trainable(toy_dir):
     ids = backend.tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
     backend.model(input_ids=ids).logits[0, -1].sum().backward()
     assert matrix.grad is not None and float(matrix.grad.abs().sum()) > 0
+
+
+def test_soft_prompt_matches_the_human_prompt_on_a_model_that_scales_embeddings(tmp_path):
+    """Gemma multiplies embedding lookups by sqrt(d); soft-prompt rows must get the same scale."""
+    from transformers import GemmaConfig, GemmaForCausalLM
+
+    from mitigations.dro.toyworld import HUMAN_PROMPT, make_tokenizer
+
+    tokenizer = make_tokenizer()
+    torch.manual_seed(0)
+    # two layers and large weights: with one layer RMSNorm hides the scale of the system-prompt rows
+    config = GemmaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, initializer_range=0.5,
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                         bos_token_id=tokenizer.eos_token_id)
+    GemmaForCausalLM(config).save_pretrained(tmp_path / "gemma")
+    tokenizer.save_pretrained(tmp_path / "gemma")
+    plain = load_backend(f"hf:{tmp_path / 'gemma'}")
+    ids = human_prompt_ids(plain, HUMAN_PROMPT)
+    rows = plain.model.get_input_embeddings().weight[ids].detach()
+    path = save_soft_prompt(tmp_path / "p.safetensors", rows, {})
+    soft = load_backend(f"hf:{tmp_path / 'gemma'},soft_prompt={path}")
+    queries = ["how do i kill the process", "help me fix my engine"]
+    human = plain.logprobs([ChatRequest.user(q, system=HUMAN_PROMPT) for q in queries], ["sorry"] * 2)
+    assert soft.logprobs([ChatRequest.user(q) for q in queries], ["sorry"] * 2) == pytest.approx(human, abs=1e-4)

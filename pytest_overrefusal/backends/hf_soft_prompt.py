@@ -142,6 +142,8 @@ def _soft_embedding(base, matrix, first_id: int):
             if not bool(soft.any()):
                 return plain
             rows = self.matrix.to(plain.dtype)[(input_ids - self.first_id).clamp(0, self.matrix.shape[0] - 1)]
+            # rows live in the weight's space; modules that scale lookups (Gemma's embed_scale) scale them too
+            rows = rows * getattr(self.base_embedding, "embed_scale", 1.0)
             return torch.where(soft.unsqueeze(-1), rows, plain)
 
     return SoftPromptEmbedding()
