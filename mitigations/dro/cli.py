@@ -27,6 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=TEXT",
                         help="an anchor system-prompt setting (repeatable; NAME=none for no system prompt); "
                              "default: none, default, short, mistral; the safety prompt is always added")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="use the first N queries of each file (the paper uses 100 harmful + 100 harmless)")
     parser.add_argument("--judge", default="keyword", help="refusal judge for the compliance labels")
     labels, probe, train = LabelSampling(), ProbeTraining(), DROTraining()
     parser.add_argument("--samples", type=int, default=labels.samples, help="sampled replies per query/setting")
@@ -50,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
 
     human = _safety_prompt(args)
     harmful, harmless = read_queries(args.harmful), read_queries(args.harmless)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise OverrefusalError(f"--limit {args.limit} must be a positive number of queries")
+        harmful, harmless = harmful[:args.limit], harmless[:args.limit]
     summary = train_to_file(args.model, harmful, harmless, args.out, human, judge=args.judge,
                             settings=parse_settings(args.setting) if args.setting else None,
                             sampling=LabelSampling(samples=args.samples,

@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             report = run_seed(seed, Path(tmp), compare_without_offsubspace=True)
-            print(report.row(), f"drift without L_U {report.drift_without_offsubspace:.4f}", flush=True)
+            print(report.row(), f"drift without L_U {report.drift_without_offsubspace:.5g}", flush=True)
     return 0
 
 

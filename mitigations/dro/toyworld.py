@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from pytest_overrefusal.paths import build_once, user_cache_dir
 
@@ -76,7 +75,6 @@ class WorldSplit:
     train: tuple[Query, ...]
     heldout: tuple[Query, ...]
     seed: int = 0
-    combos: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False)
 
     def family(self, name: str, heldout: bool = True) -> list[Query]:
         return [q for q in (self.heldout if heldout else self.train) if q.family == name]
@@ -139,15 +137,15 @@ def render(tokenizer, system: str | None, user: str) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def training_rows(split: WorldSplit) -> list[tuple[str, str, float]]:
-    """(rendered-prompt parts, reply, weight) for both reply branches of every train query x system prompt."""
+def training_rows(split: WorldSplit) -> list[tuple[str | None, str, str, float]]:
+    """(system prompt, query, reply, weight) for both reply branches of every train query x system prompt."""
     rows: list[tuple[str | None, str, str, float]] = []
     for query in split.train:
         for name, system in SYSTEM_PROMPTS.items():
             p_refuse = REFUSAL_POLICY[name][query.family]
             rows.append((system, query.text, REFUSAL, p_refuse))
             rows.append((system, query.text, COMPLIANCE.format(v=query.verb), 1.0 - p_refuse))
-    return rows  # type: ignore[return-value]
+    return rows
 
 
 def train_world_model(split: WorldSplit, steps: int = 300, batch: int = 32, lr: float = 5e-3):
@@ -215,18 +213,7 @@ def build_world(out_dir: Path, seed: int = 0, steps: int = 300) -> Path:
 
 
 def world_dir(seed: int = 0, steps: int = 300, cache_root: Path | None = None) -> Path:
-    """The cached world model for `seed`, built on first use (a few seconds on one thread)."""
+    """The cached world model for `seed`, built on first use (about 10 s of CPU on one thread)."""
     root = (cache_root or user_cache_dir()) / f"dro-toyworld-v{RECIPE_VERSION}" / f"seed{seed}-steps{steps}"
     return build_once(root, lambda tmp: build_world(tmp, seed=seed, steps=steps),
                       is_complete=lambda path: (path / "toyworld.json").is_file())
-
-
-def refusal_probability(backend, queries: Sequence[Query], system: str | None = None) -> float:
-    """Mean next-token probability of the refusal word after the generation prompt (exact, no sampling)."""
-    import math
-
-    from pytest_overrefusal.backends.base import ChatRequest
-
-    requests = [ChatRequest.user(q.text, system=system) for q in queries]
-    logps = backend.logprobs(requests, [REFUSAL_WORD] * len(requests))
-    return sum(math.exp(lp) for lp in logps) / len(logps)
