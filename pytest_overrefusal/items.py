@@ -1,4 +1,6 @@
-"""pytest nodes: a suite manifest file, one item per case, one gate item per suite."""
+"""pytest nodes: a suite manifest file, one item per case, one gate item per suite.
+Preference suites: one item per pair (its ln-CHES), optionally one per pair for the reference log p(chosen)
+check, and one gate item bounding the flagged fraction."""
 from __future__ import annotations
 
 import textwrap
@@ -27,6 +29,19 @@ class GateFailure(Exception):
     pass
 
 
+class PairFlagged(Exception):
+    def __init__(self, result, tolerated: bool):
+        super().__init__(result.case.name)
+        self.result = result
+        self.tolerated = tolerated
+
+
+class ChosenLogpDrop(Exception):
+    def __init__(self, result, reference: str, tolerance: float):
+        super().__init__(result.case.name)
+        self.result, self.reference, self.tolerance = result, reference, tolerance
+
+
 def _uses_model(overrefusal_model):  # the fixture request is all an item needs from a function
     return overrefusal_model
 
@@ -44,10 +59,23 @@ class SuiteFile(pytest.File):
                 raise
             run.skipped_suites[str(self.path)] = str(exc)
             pytest.skip(str(exc))
+        if suite.kind == "preference":
+            yield from self._preference_items(suite, cases)
+            return
         for case in cases:
             yield CaseItem.from_parent(self, name=case.name, callobj=_uses_model, suite=suite,
                                        case_id=case.case_id)
         yield GateItem.from_parent(self, name=f"{suite.id}::gate", callobj=_uses_model, suite=suite, case_id="")
+
+    def _preference_items(self, suite: Suite, cases):
+        for case in cases:
+            yield PairItem.from_parent(self, name=case.name, callobj=_uses_model, suite=suite, case_id=case.case_id)
+        if suite.preference is not None and suite.preference.reference:
+            for case in cases:
+                yield ChosenLogpItem.from_parent(self, name=f"{suite.id}::logp[{case.case_id}]",
+                                                 callobj=_uses_model, suite=suite, case_id=case.case_id)
+        yield PairGateItem.from_parent(self, name=f"{suite.id}::gate", callobj=_uses_model, suite=suite,
+                                       case_id="")
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, OverrefusalError):
@@ -83,10 +111,13 @@ class SuiteItem(pytest.Function):
                 reporter = self.config.pluginmanager.get_plugin("terminalreporter")
                 if reporter is not None and not run.results:
                     reporter.ensure_newline()
-                run.ensure_results(model)
+                self._prepare(run, model)
         else:
-            run.ensure_results(model)
+            self._prepare(run, model)
         return run
+
+    def _prepare(self, run, model) -> None:
+        run.ensure_results(model)
 
 
 class CaseItem(SuiteItem):
@@ -119,6 +150,79 @@ class GateItem(SuiteItem):
         if isinstance(excinfo.value, GateFailure):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
+
+
+class PreferenceItem(SuiteItem):
+    """Items of a `kind: preference` suite: they need pair scores, not generated responses."""
+
+    def _prepare(self, run, model) -> None:
+        run.ensure_pair_results(model)
+
+
+class PairItem(PreferenceItem):
+    def runtest(self):
+        run = self._model()
+        result = run.pair_results[(self.suite_id, self.case_id)]
+        self.user_properties += [("ln_ches", round(result.ln_ches, 6)), ("ches", round(result.ches, 6))]
+        if result.flagged:
+            raise PairFlagged(result, tolerated=run.pair_gate_passes(self.suite_id))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, PairFlagged):
+            return describe_flagged(excinfo.value.result, self.suite.preference.flag_above)
+        return super().repr_failure(excinfo)
+
+
+class ChosenLogpItem(PreferenceItem):
+    def runtest(self):
+        run = self._model()
+        result = run.pair_results[(self.suite_id, self.case_id)]
+        pref = self.suite.preference
+        self.user_properties += [("logp_chosen", result.logp_chosen), ("logp_chosen_reference",
+                                                                       result.logp_chosen_reference)]
+        if result.logp_drop > pref.max_logp_drop + 1e-9:
+            raise ChosenLogpDrop(result, pref.reference, pref.max_logp_drop)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ChosenLogpDrop):
+            e = excinfo.value
+            r = e.result
+            return "\n".join([
+                f"log p(chosen) fell by {r.logp_drop:.3f} nats (tolerance {e.tolerance:g}) against reference "
+                f"{e.reference}: {r.logp_chosen_reference:.3f} -> {r.logp_chosen:.3f}",
+                *_pair_texts(r.case)])
+        return super().repr_failure(excinfo)
+
+
+class PairGateItem(PreferenceItem):
+    is_gate = True
+
+    def runtest(self):
+        run = self._model()
+        found = run.pair_outcomes[self.suite_id]
+        self.user_properties += [("n", len(found.results)), ("flagged", len(found.flagged)),
+                                 ("flagged_fraction", round(found.fraction, 6)), ("gate", self.suite.gate.describe())]
+        problems = run.pair_gate_problems(self.suite_id)
+        if problems:
+            raise GateFailure("\n".join(problems))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, GateFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+def describe_flagged(result, flag_above: float) -> str:
+    return "\n".join([
+        f"ln-CHES {result.ln_ches:.3f} > flag_above {flag_above:g} (raw CHES {result.ches:.1f}): preference "
+        f"training on this pair risks lowering log p(chosen) too (likelihood displacement)",
+        f"category: {result.case.category or '-'}",
+        *_pair_texts(result.case)])
+
+
+def _pair_texts(case) -> list[str]:
+    return ["prompt:", textwrap.indent(case.prompt, "    "), "chosen:", textwrap.indent(case.chosen, "    "),
+            "rejected:", textwrap.indent(case.rejected, "    ")]
 
 
 def _reparse_id(item) -> None:

@@ -90,6 +90,9 @@ def pytest_runtest_makereport(item, call):
     if call.when != "call" or not isinstance(item, nodes.SuiteItem):
         return report
     run = nodes.get_run(item.config)
+    if isinstance(item, nodes.PreferenceItem):
+        _attach_pair_records(item, run, call, report)
+        return report
     if run.engine is not None:  # every report carries its process's totals: each worker's last one counts
         report.overrefusal_stats = run.stats_record()
     if isinstance(item, nodes.GateItem) and item.suite_id in run.outcomes:
@@ -101,6 +104,15 @@ def pytest_runtest_makereport(item, call):
         exc = call.excinfo.value if call.excinfo is not None else None
         report.overrefusal_tolerated = isinstance(exc, nodes.CaseMismatch) and exc.tolerated
     return report
+
+
+def _attach_pair_records(item, run, call, report) -> None:
+    if isinstance(item, nodes.PairGateItem):
+        if item.suite_id in run.pair_outcomes:
+            report.overrefusal_pair_gate = run.pair_outcomes[item.suite_id].record(run.model_name)
+    elif isinstance(item, nodes.PairItem):
+        exc = call.excinfo.value if call.excinfo is not None else None
+        report.overrefusal_tolerated = isinstance(exc, nodes.PairFlagged) and exc.tolerated
 
 
 def _tolerated(report) -> bool:
@@ -124,14 +136,22 @@ class _ReportListener:
     def __init__(self, records):
         self.records = records
         self.session = None
+        self.pair_gates: dict[str, dict] = {}  # preference suite id -> PairOutcome.record()
+        self.tolerated_pairs: list[str] = []  # node ids
 
     def pytest_sessionstart(self, session):
         self.session = session
 
     def pytest_runtest_logreport(self, report):
         self.records.add(report)
-        if report.when == "call" and _tolerated(report) and self.session is not None:
-            self.session.testsfailed = max(0, self.session.testsfailed - 1)
+        gate = getattr(report, "overrefusal_pair_gate", None)
+        if gate is not None:
+            self.pair_gates[gate["id"]] = gate
+        if report.when == "call" and _tolerated(report):
+            if not hasattr(report, "overrefusal_case"):
+                self.tolerated_pairs.append(report.nodeid)
+            if self.session is not None:
+                self.session.testsfailed = max(0, self.session.testsfailed - 1)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -139,6 +159,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                                   summary_table)
 
     run = nodes.get_run(config)
+    _preference_summary(terminalreporter, config.pluginmanager.get_plugin("overrefusal-report-listener"))
     records = run.records
     suites = records.ordered_suites()
     if not suites and not run.skipped_suites:
@@ -183,6 +204,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(f"report written to {run.settings.report}")
     if run.settings.save_baseline is not None and suites:
         tr.write_line(f"baseline saved to {run.settings.save_baseline}")
+
+
+def _preference_summary(tr, listener) -> None:
+    from .report.terminal import format_table
+
+    if listener is None or not listener.pair_gates:
+        return
+    tr.section("preference pairs (likelihood displacement)")
+    rows = [(g["id"], str(g["n"]), str(g["flagged"]), f"{g['fraction']:.3f}", f"ln-CHES > {g['flag_above']:g}",
+             g["gate"], "PASS" if g["passed"] else "FAIL", f"{g['mean_ln_ches']:.3f}",
+             "-" if g["reference"] is None else f"{g['over_drop']} > {g['max_logp_drop']:g} vs {g['reference']}",
+             g["model"]) for _, g in sorted(listener.pair_gates.items())]
+    for line in format_table(rows, ("suite", "n", "flagged", "fraction", "flag", "gate", "result", "mean ln-CHES",
+                                    "log p(chosen) drops", "model")):
+        tr.write_line(line)
+    if listener.tolerated_pairs:
+        tr.write_line(f"{len(listener.tolerated_pairs)} flagged pair(s) tolerated within passing gates:", yellow=True)
+        for nodeid in listener.tolerated_pairs[:20]:
+            tr.write_line(f"  {nodeid}")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,4 +1,5 @@
-"""Per-session state of the plugin: collected suites, one batched generation, gates, baseline comparisons."""
+"""Per-session state of the plugin: collected suites, one batched generation, gates, baseline comparisons,
+and the scores of preference-pair suites."""
 from __future__ import annotations
 
 import os
@@ -8,11 +9,71 @@ from pathlib import Path
 from .aggregate import Records
 from .cache import ResponseCache
 from .engine import CaseResult, Engine, build_request
-from .errors import SuiteError
+from .errors import BackendError, SuiteError
 from .gates import SuiteOutcome, outcome
 from .settings import Settings
-from .sources import load_cases
-from .suite import Case, Suite
+from .sources import load_cases, load_pair_cases
+from .suite import Case, PairCase, Preference, Suite
+
+
+@dataclass(frozen=True)
+class PairResult:
+    """A preference pair under the model under test: its CHES scores and, with a reference, log p(chosen)."""
+
+    case: PairCase
+    ches: float
+    ln_ches: float
+    flagged: bool  # ln-CHES above the suite's flag_above: a likelihood-displacement risk
+    logp_chosen: float | None = None
+    logp_chosen_reference: float | None = None
+
+    @property
+    def logp_drop(self) -> float | None:
+        if self.logp_chosen is None or self.logp_chosen_reference is None:
+            return None
+        return self.logp_chosen_reference - self.logp_chosen
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    suite: Suite
+    results: tuple[PairResult, ...]
+
+    @property
+    def flagged(self) -> list[PairResult]:
+        return [r for r in self.results if r.flagged]
+
+    @property
+    def fraction(self) -> float:
+        return len(self.flagged) / len(self.results) if self.results else 0.0
+
+    @property
+    def passed(self) -> bool:
+        budget = self.suite.gate.max_flagged_fraction or 0.0
+        return bool(self.results) and self.fraction <= budget + 1e-12
+
+    def message(self) -> str:
+        verdict = "passes" if self.passed else "FAILS"
+        return (f"{self.suite.id}: {len(self.flagged)}/{len(self.results)} pair(s) flagged "
+                f"(ln-CHES > {preference(self.suite).flag_above:g}), fraction {self.fraction:.3f}; "
+                f"gate {self.suite.gate.describe()} {verdict}")
+
+    def record(self, model: str) -> dict:
+        """Plain data for the gate's report (pytest-xdist carries it to the controller)."""
+        pref = preference(self.suite)
+        drops = [r.logp_drop for r in self.results if r.logp_drop is not None]
+        over = sum(d > pref.max_logp_drop for d in drops) if pref.max_logp_drop is not None else 0
+        return {"id": self.suite.id, "n": len(self.results), "flagged": len(self.flagged),
+                "fraction": self.fraction, "gate": self.suite.gate.describe(), "passed": self.passed,
+                "flag_above": pref.flag_above, "reference": pref.reference, "max_logp_drop": pref.max_logp_drop,
+                "over_drop": over, "model": model,
+                "mean_ln_ches": sum(r.ln_ches for r in self.results) / len(self.results) if self.results else 0.0}
+
+
+def preference(suite: Suite) -> Preference:
+    if suite.preference is None:
+        raise SuiteError(f"suite {suite.id} ({suite.path}) is not a preference suite")
+    return suite.preference
 
 
 @dataclass
@@ -31,13 +92,22 @@ class OverrefusalRun:
     _ready_for: object = None  # the backend every selected item's results were produced with
     baseline: object = None  # baseline.Baseline when --overrefusal-baseline is given
     comparisons: dict[str, object] = field(default_factory=dict)  # suite id -> Comparison, or why not comparable
+    pair_cases: dict[str, list[PairCase]] = field(default_factory=dict)  # preference suites only
+    pair_results: dict[tuple[str, str], PairResult] = field(default_factory=dict)
+    pair_outcomes: dict[str, PairOutcome] = field(default_factory=dict)
+    references: dict[str, object] = field(default_factory=dict)  # reference model spec -> backend
 
     # -- collection --------------------------------------------------------------------------------
-    def add_suite(self, suite: Suite) -> list[Case]:
+    def add_suite(self, suite: Suite) -> list[Case] | list[PairCase]:
         other = self.suites.get(suite.id)
         if other is not None and other.path.resolve() != suite.path.resolve():
             raise SuiteError(f"{suite.path}: suite id {suite.id!r} is already defined in {other.path}; "
                              f"ids must be unique")
+        if suite.kind == "preference":
+            if suite.id not in self.pair_cases:
+                self.suites[suite.id] = suite
+                self.pair_cases[suite.id] = load_pair_cases(suite, self.settings.data_dir, self.settings.limit)
+            return self.pair_cases[suite.id]
         if suite.id not in self.cases:
             self._ready_for = None
             self.suites[suite.id] = suite
@@ -68,11 +138,61 @@ class OverrefusalRun:
         if needed:
             self._run(backend, needed)
         for sid in self.selected_gates:
-            if sid not in self.outcomes:
+            if sid not in self.outcomes and sid in self.cases:
                 self.outcomes[sid] = outcome(self.suites[sid], [self.results[(sid, c.case_id)]
                                                                 for c in self.cases[sid]])
         self._compare_with_baseline()
         self._ready_for = backend
+
+    # -- preference pairs ------------------------------------------------------------------------------
+    def ensure_pair_results(self, backend) -> None:
+        """Score every pair any selected preference item needs, in one batch per suite."""
+        for sid, cases in self.pair_cases.items():
+            chosen = self.selected_cases.get(sid, set())
+            needed = [c for c in cases if (sid in self.selected_gates or c.case_id in chosen)
+                      and (sid, c.case_id) not in self.pair_results]
+            if needed:
+                self._score_pairs(backend, self.suites[sid], needed)
+            if sid in self.selected_gates and sid not in self.pair_outcomes:
+                self.pair_outcomes[sid] = PairOutcome(self.suites[sid],
+                                                      tuple(self.pair_results[(sid, c.case_id)] for c in cases))
+        if not self.model_name:
+            self.model_name = str(getattr(backend, "name", type(backend).__name__))
+
+    def _score_pairs(self, backend, suite: Suite, cases: list[PairCase]) -> None:
+        from mitigations.ches import Pair, score_with_backend  # torch; only when a preference suite runs
+
+        pref = preference(suite)
+        scores = score_with_backend(backend, [Pair(c.prompt, c.chosen, c.rejected, c.case_id) for c in cases])
+        now: list[float | None] = [None] * len(cases)
+        reference: list[float | None] = [None] * len(cases)
+        if pref.reference:
+            now = list(_chosen_logps(backend, cases))
+            reference = list(_chosen_logps(self._reference(pref.reference, suite.path.parent), cases))
+        for case, score, lp, ref in zip(cases, scores, now, reference):
+            self.pair_results[(suite.id, case.case_id)] = PairResult(
+                case=case, ches=score.ches, ln_ches=score.ln_ches, flagged=score.ln_ches > pref.flag_above,
+                logp_chosen=lp, logp_chosen_reference=ref)
+
+    def _reference(self, spec_text: str, manifest_dir: Path):
+        """The reference model, loaded once per spec; a relative hf: path may sit beside the manifest."""
+        from .backends.registry import load_backend, parse_spec
+
+        spec = parse_spec(spec_text)
+        beside = manifest_dir / spec.target
+        if spec.kind == "hf" and not Path(spec.target).is_absolute() and beside.is_dir():
+            spec = type(spec)(kind=spec.kind, target=str(beside.resolve()), options=spec.options)
+        key = str(spec)
+        if key not in self.references:
+            self.references[key] = load_backend(key)
+        return self.references[key]
+
+    def pair_gate_problems(self, suite_id: str) -> list[str]:
+        found = self.pair_outcomes[suite_id]
+        return [] if found.passed else [found.message()]
+
+    def pair_gate_passes(self, suite_id: str) -> bool:
+        return suite_id in self.pair_outcomes and self.pair_outcomes[suite_id].passed
 
     def _compare_with_baseline(self) -> None:
         if self.baseline is None:
@@ -152,3 +272,18 @@ class OverrefusalRun:
     def close(self) -> None:
         if self.engine is not None and self.engine.cache is not None:
             self.engine.cache.close()
+        for backend in self.references.values():
+            close = getattr(backend, "close", None)
+            if callable(close):
+                close()
+
+
+def _chosen_logps(backend, cases: list[PairCase]) -> list[float]:
+    from .backends.base import ChatRequest
+
+    if not callable(getattr(backend, "logprobs", None)):
+        name = getattr(backend, "name", type(backend).__name__)
+        raise BackendError(f"model {name} cannot score log p(chosen) (no logprobs); the reference check of a "
+                           f"preference suite needs an hf: backend (or toy / smollm2)")
+    return [float(x) for x in backend.logprobs([ChatRequest.user(c.prompt) for c in cases],
+                                                [c.chosen for c in cases])]

@@ -5,16 +5,19 @@ import csv
 import hashlib
 import json
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence, TypeVar
 
 from .errors import SuiteError
-from .suite import Case, Suite
+from .suite import Case, PairCase, Suite
 
 Row = dict[str, object]
 
 
 def load_cases(suite: Suite, data_dir: Path | None, limit: int | None = None) -> list[Case]:
     """All cases of `suite` after filters and exclusions, optionally a deterministic subsample."""
+    if suite.kind == "preference":
+        raise SuiteError(f"suite {suite.id} ({suite.path}) is a preference suite: it holds (prompt, chosen, "
+                         f"rejected) pairs, not prompts to answer; run it as a manifest with pytest")
     rows = list(_rows(suite, data_dir))
     cases = list(_to_cases(suite, rows))
     _check_exclusions(suite, cases)
@@ -23,11 +26,23 @@ def load_cases(suite: Suite, data_dir: Path | None, limit: int | None = None) ->
     return subsample(cases, limit) if limit else cases
 
 
-def subsample(cases: list[Case], limit: int) -> list[Case]:
+def load_pair_cases(suite: Suite, data_dir: Path | None, limit: int | None = None) -> list[PairCase]:
+    """The pairs of a `kind: preference` suite after filters and exclusions, optionally subsampled."""
+    pairs = list(_to_pair_cases(suite, _rows(suite, data_dir)))
+    _check_exclusions(suite, pairs)
+    excluded = {_case_id(e.id) for e in suite.exclude}
+    pairs = [p for p in pairs if p.case_id not in excluded]
+    return subsample(pairs, limit) if limit else pairs
+
+
+AnyCase = TypeVar("AnyCase", Case, PairCase)
+
+
+def subsample(cases: list[AnyCase], limit: int) -> list[AnyCase]:
     """The same `limit` cases every run (hash order), kept in file order."""
     if limit >= len(cases):
         return cases
-    def rank(c: Case) -> str:
+    def rank(c: AnyCase) -> str:
         return hashlib.sha256(f"{c.suite_id}\0{c.case_id}".encode()).hexdigest()
     keep = {c.case_id for c in sorted(cases, key=rank)[:limit]}
     return [c for c in cases if c.case_id in keep]
@@ -136,12 +151,34 @@ def _to_cases(suite: Suite, rows: Iterable[Row]) -> Iterator[Case]:
         yield Case(suite_id=suite.id, case_id=case_id, prompt=prompt, expect=suite.expect, category=category)
 
 
+def _to_pair_cases(suite: Suite, rows: Iterable[Row]) -> Iterator[PairCase]:
+    cols = suite.columns
+    seen: set[str] = set()
+    for index, row in enumerate(rows):
+        if any(str(row.get(k)) not in allowed for k, allowed in suite.where):
+            continue
+        texts = []
+        for column in (cols.prompt, cols.chosen, cols.rejected):
+            value = row.get(column)
+            if not isinstance(value, str) or not value.strip():
+                raise SuiteError(f"suite {suite.id}: row {index} has no text in column {column!r} "
+                                 f"(columns: {', '.join(map(str, row))}); fix 'columns' in {suite.path}")
+            texts.append(value)
+        case_id = _case_id(row.get(cols.id) if cols.id else index)
+        if case_id in seen:
+            raise SuiteError(f"suite {suite.id}: duplicate case id {case_id!r} in column {cols.id!r}")
+        seen.add(case_id)
+        category = str(row.get(cols.category) or "") if cols.category else ""
+        yield PairCase(suite_id=suite.id, case_id=case_id, prompt=texts[0], chosen=texts[1], rejected=texts[2],
+                       category=category)
+
+
 def _case_id(value: object) -> str:
     text = str(value).strip()
     return f"{int(text):04d}" if text.isdigit() else text
 
 
-def _check_exclusions(suite: Suite, cases: list[Case]) -> None:
+def _check_exclusions(suite: Suite, cases: Sequence[Case | PairCase]) -> None:
     known = {c.case_id for c in cases}
     for e in suite.exclude:
         if _case_id(e.id) not in known and not suite.where:

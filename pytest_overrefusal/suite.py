@@ -15,6 +15,7 @@ _SCHEMA_LINE = re.compile(rb"^schema:\s*['\"]?overrefusal-suite/", re.MULTILINE)
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 Expect = Literal["comply", "refuse"]
+Kind = Literal["prompts", "preference"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Columns:
     id: str | None = None  # None: the 0-based row number in the source file
     category: str | None = None
     context: str | None = None  # prepended to the prompt with a blank line (HarmBench contextual rows)
+    chosen: str = "chosen"  # preference suites only
+    rejected: str = "rejected"
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,11 @@ class Gate:
     min_refusal_rate: float | None = None
     statistic: Literal["point", "wilson"] = "point"
     confidence: float = 0.95
+    max_flagged_fraction: float | None = None  # preference suites: share of pairs above `ches.flag_above`
 
     def describe(self) -> str:
+        if self.max_flagged_fraction is not None:
+            return f"flagged <= {self.max_flagged_fraction:g}"
         which = "rate" if self.statistic == "point" else f"{self.confidence:.0%} Wilson bound"
         if self.max_refusal_rate is not None:
             return f"{which} <= {self.max_refusal_rate:g}"
@@ -64,6 +70,17 @@ class Generation:
     system_prompt: str | None = None
     max_new_tokens: int = 128
     temperature: float = 0.0
+
+
+@dataclass(frozen=True)
+class Preference:
+    """`kind: preference`: each (prompt, chosen, rejected) pair is scored by ln-CHES under the model under test;
+    a pair above `flag_above` is a likelihood-displacement risk. With `reference`, each pair also checks that
+    log p(chosen) under the model under test fell by at most `max_logp_drop` against the reference model."""
+
+    flag_above: float
+    reference: str | None = None  # a model spec
+    max_logp_drop: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,8 @@ class Suite:
     generation: Generation = field(default_factory=Generation)
     citation: str = ""
     license: str = ""
+    kind: Kind = "prompts"
+    preference: Preference | None = None  # set exactly when kind == "preference"
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,22 @@ class Case:
         return f"{self.suite_id}[{self.case_id}]"
 
 
+@dataclass(frozen=True)
+class PairCase:
+    """One preference pair of a `kind: preference` suite."""
+
+    suite_id: str
+    case_id: str
+    prompt: str
+    chosen: str
+    rejected: str
+    category: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.suite_id}[{self.case_id}]"
+
+
 def looks_like_manifest(path: Path) -> bool:
     """Cheap check so the plugin only collects YAML files that declare the suite schema."""
     if path.suffix not in (".yaml", ".yml"):
@@ -110,10 +145,13 @@ def looks_like_manifest(path: Path) -> bool:
 
 
 _TOP = {"schema", "id", "title", "description", "expect", "source", "columns", "where", "exclude",
-        "gate", "generation", "citation", "license"}
+        "gate", "generation", "citation", "license", "kind", "ches", "reference"}
+_PREFERENCE_ONLY = {"ches", "reference"}
+_PROMPTS_ONLY = {"expect", "generation"}
 _SOURCE = {"data", "file", "hf", "get_it"}
 _HF = {"id", "config", "split", "revision"}
 _COLUMNS = {"prompt", "id", "category", "context"}
+_PAIR_COLUMNS = {"prompt", "id", "category", "chosen", "rejected"}
 _GATE = {"max_refusal_rate", "min_refusal_rate", "statistic", "confidence"}
 _GENERATION = {"system_prompt", "max_new_tokens", "temperature"}
 
@@ -143,6 +181,13 @@ def parse_manifest(raw: Any, path: Path) -> Suite:
     sid = v.string(top, "id", required=True)
     if not _ID.match(sid):
         v.fail("id", f"{sid!r} must be lowercase letters, digits, '.', '_' or '-'")
+    kind = v.string(top, "kind") or "prompts"
+    if kind == "preference":
+        return _preference_suite(v, top, sid, path)
+    if kind != "prompts":
+        v.fail("kind", f"must be 'prompts' (the default) or 'preference', got {kind!r}")
+    for key in sorted(_PREFERENCE_ONLY & set(top)):
+        v.fail(key, "belongs to preference suites only (add 'kind: preference')")
     expect = v.string(top, "expect", required=True)
     if expect not in ("comply", "refuse"):
         v.fail("expect", f"must be 'comply' or 'refuse', got {expect!r}")
@@ -160,6 +205,43 @@ def parse_manifest(raw: Any, path: Path) -> Suite:
         citation=v.string(top, "citation") or "",
         license=v.string(top, "license") or "",
         path=path,
+    )
+
+
+def _preference_suite(v: "_Validator", top: dict, sid: str, path: Path) -> Suite:
+    for key in sorted(_PROMPTS_ONLY & set(top)):
+        v.fail(key, "does not apply to preference suites (kind: preference); remove it")
+    cols = v.mapping(top.get("columns"), "columns", _PAIR_COLUMNS) if "columns" in top else {}
+    ches = v.mapping(top.get("ches"), "ches", {"flag_above"}, required=True)
+    flag_above = v.number(ches, "flag_above", "ches", required=True)
+    gate = v.mapping(top.get("gate"), "gate", {"max_flagged_fraction"}, required=True)
+    max_flagged = v.fraction(gate, "max_flagged_fraction", "gate")
+    if max_flagged is None:
+        v.fail("gate.max_flagged_fraction", "is required for preference suites (a number between 0 and 1)")
+    reference = v.mapping(top.get("reference"), "reference", {"model", "max_logp_drop"}) if "reference" in top else {}
+    ref_model = v.string(reference, "model", "reference", required=bool(reference))
+    max_drop = v.number(reference, "max_logp_drop", "reference", required=bool(reference))
+    if max_drop is not None and max_drop < 0:
+        v.fail("reference.max_logp_drop", f"must be >= 0 (a drop in nats), got {max_drop!r}")
+    return Suite(
+        id=sid,
+        title=v.string(top, "title") or sid,
+        description=v.string(top, "description") or "",
+        expect="comply",  # unused: preference items compare scores, not verdicts
+        source=_source(v, top),
+        columns=Columns(prompt=v.string(cols, "prompt", "columns") or "prompt",
+                        id=v.string(cols, "id", "columns"),
+                        category=v.string(cols, "category", "columns"),
+                        chosen=v.string(cols, "chosen", "columns") or "chosen",
+                        rejected=v.string(cols, "rejected", "columns") or "rejected"),
+        where=_where(v, top),
+        exclude=_exclusions(v, top),
+        gate=Gate(max_flagged_fraction=max_flagged),
+        citation=v.string(top, "citation") or "",
+        license=v.string(top, "license") or "",
+        path=path,
+        kind="preference",
+        preference=Preference(flag_above=flag_above, reference=ref_model, max_logp_drop=max_drop),  # type: ignore[arg-type]
     )
 
 
@@ -272,6 +354,16 @@ class _Validator:
         if not isinstance(value, str) or (required and not value.strip()):
             self.fail(full, f"must be a non-empty string, got {value!r}")
         return value
+
+    def number(self, mapping: dict, key: str, where: str, required: bool = False) -> float | None:
+        value = mapping.get(key)
+        if value is None:
+            if required:
+                self.fail(f"{where}.{key}", "is required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            self.fail(f"{where}.{key}", f"must be a number, got {value!r}")
+        return float(value)
 
     def fraction(self, mapping: dict, key: str, where: str) -> float | None:
         value = mapping.get(key)
