@@ -155,8 +155,9 @@ def select_pairs(model, tokenizer, pairs: Sequence[Pair], selection: Selection) 
 
 def filtered_dpo(model_dir: Path, pairs: Sequence[Pair], out_dir: Path, *, selection: Selection = Selection(0.05),
                  trainer: str = "trl", beta: float = 0.1, lr: float = 5e-6, epochs: int = 1, batch_size: int = 8,
-                 seed: int = 0, optimizer: str = "rmsprop", lora: bool = False) -> Path:
-    """Filter `pairs` by ln-CHES under the model in `model_dir`, train DPO on the kept ones, save to `out_dir`."""
+                 seed: int = 0, optimizer: str | None = None, lora: bool = False) -> Path:
+    """Filter `pairs` by ln-CHES under the model in `model_dir`, train DPO on the kept ones, save to `out_dir`.
+    `optimizer` None means the trainer's default: RMSprop (the paper's) for `minimal`, train_dpo's for `trl`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if trainer not in TRAINERS:
@@ -169,7 +170,7 @@ def filtered_dpo(model_dir: Path, pairs: Sequence[Pair], out_dir: Path, *, selec
         if lora:
             raise DpoError("lora=true needs trainer=trl")
         train_minimal(model, tokenizer, kept, beta=beta, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
-                      optimizer=optimizer)
+                      optimizer=optimizer or "rmsprop")
         out_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
@@ -178,8 +179,9 @@ def filtered_dpo(model_dir: Path, pairs: Sequence[Pair], out_dir: Path, *, selec
 
         rows = [{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected} for p in kept]
         del model
+        chosen_optimizer = {"optimizer": optimizer} if optimizer else {}
         out_dir = Path(train_dpo(Path(model_dir), rows, out_dir, beta=beta, lora=lora, epochs=epochs, lr=lr,
-                                 batch_size=batch_size, seed=seed, optimizer=optimizer))
+                                 batch_size=batch_size, seed=seed, **chosen_optimizer))
     (out_dir / "ches_filter.json").write_text(json.dumps(report.as_dict(), indent=1) + "\n", encoding="utf-8")
     return out_dir
 
@@ -210,7 +212,7 @@ def train_for_loop(base_spec: str, train_data: Path, out_dir: Path, options: dic
                            trainer=options.get("trainer", "trl"), beta=_number(options, "beta", 0.1),
                            lr=_number(options, "lr", 5e-6), epochs=int(_number(options, "epochs", 1)),
                            batch_size=int(_number(options, "batch_size", 8)), seed=int(_number(options, "seed", 0)),
-                           optimizer=options.get("optimizer", "rmsprop"),
+                           optimizer=options.get("optimizer"),
                            lora=options.get("lora", "false").lower() in ("1", "true", "yes"))
     return f"hf:{trained}"
 

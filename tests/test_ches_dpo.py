@@ -95,3 +95,16 @@ def test_train_for_loop_returns_an_hf_spec(tmp_path):
 def test_train_for_loop_rejects_unknown_options(tmp_path):
     with pytest.raises(DpoError, match="unknown option.*colour"):
         train_for_loop("toy", tmp_path / "x.jsonl", tmp_path / "m", {"colour": "red"})
+
+
+@pytest.mark.trl
+def test_filtered_dpo_through_trl_trains_only_the_kept_pairs(toy, tmp_path):
+    from pytest_overrefusal.backends.toy_model import toy_model_dir
+
+    pairs = [Pair(KILL, REFUSAL, helpful("kill")), Pair(BAKE, helpful("bake"), REFUSAL),
+             Pair(BAKE, REFUSAL, REFUSAL + " " + REFUSAL), Pair(KILL, helpful("kill"), helpful("stop"))]
+    out = filtered_dpo(toy_model_dir(), pairs, tmp_path / "out", selection=Selection(keep=2), trainer="trl",
+                       lr=1e-3, epochs=2, batch_size=1)  # 4 steps: train_dpo's warm-up makes the first one lr 0
+    assert json.loads((out / "ches_filter.json").read_text())["kept"] == 2
+    trained = type(toy[0]).from_pretrained(out)
+    assert any(not torch.equal(a, b) for a, b in zip(trained.parameters(), toy[0].parameters()))
