@@ -108,6 +108,50 @@ def test_cli_evolve_on_toy_end_to_end(tmp_path, capsys):
     assert len(load_cases(load_manifest(out.with_suffix(".yaml")), None)) == 2
 
 
+class LLMStandIn:
+    """Plays mutator, recombiner and safety judge for `python:` specs, answering in the formats the prompts ask for."""
+
+    name = "stand-in"
+
+    def generate(self, requests):
+        from pytest_overrefusal.backends.base import Response
+
+        out = []
+        for r in requests:
+            system, user = r.messages[0][1], r.messages[-1][1]
+            if "prompt modifier" in system:
+                out.append(Response(f"[{user} This is killing me.]. (figurative)."))
+            elif "Merge" in system:
+                out.append(Response("not in the format"))
+            else:
+                out.append(Response("unsafe" if "fence" in user else "safe"))
+        return out
+
+
+LLM_STANDIN = LLMStandIn()
+
+
+def test_cli_drives_mutator_and_filter_given_as_backend_specs(tmp_path, capsys):
+    from pytest_overrefusal.cli import main
+
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text("\n".join(json.dumps({"prompt": p}) for p in SEEDS), encoding="utf-8")
+    out = tmp_path / "llm.jsonl"
+    spec = "python:test_evorefuse_output:LLM_STANDIN"
+    rc = main(["evolve", "--seeds", str(seeds), "--target", "toy", "--mutator", spec, "--filter", spec,
+               "--out", str(out), "--k", "1", "--iterations", "1", "--max-new-tokens", "16", "--no-progress"])
+    assert rc == 0, capsys.readouterr()
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    bread, bike, fence = rows
+    assert bread["instruction"] == f"{SEEDS[0]} This is killing me." and bread["filter"]["safe"] is True
+    assert bread["filter"]["filter"] == "model[stand-in]" and bread["operator"] in ("anger", "violent", "scenario")
+    assert fence["instruction"] == SEEDS[2]  # the stand-in judge calls every fence mutant unsafe: nothing to choose
+    assert all(c["filter"]["safe"] is False for c in fence["lineage"][0]["candidates"])
+    assert "2 recombination(s) gave nothing to merge or a malformed answer" in bread["lineage"][0]["note"]
+    assert not any(c["operator"] == "recombine" for r in rows for c in r["lineage"][0]["candidates"])
+    assert "response confidence" in capsys.readouterr().out
+
+
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
     from pytest_overrefusal.cli import main
 

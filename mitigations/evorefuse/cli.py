@@ -163,7 +163,7 @@ class _progress_bar:
 
 
 def _summary(lineages, target, judge, requests_sent: int) -> None:
-    from .metrics import distinct_n, msttr, refusal_triggering_rate
+    from .metrics import distinct_n, msttr, refusal_triggering_rate, response_confidence
 
     seeds = [x.seed.text for x in lineages]
     finals = [x.best for x in lineages]
@@ -174,3 +174,6 @@ def _summary(lineages, target, judge, requests_sent: int) -> None:
           f"evolved {refusal_triggering_rate(target, judge, finals):.2f}")
     print(f"lexical diversity: MSTTR {msttr(seeds):.3f} -> {msttr(finals):.3f}, distinct-2 "
           f"{distinct_n(seeds, 2):.3f} -> {distinct_n(finals, 2):.3f}")
+    before, after = response_confidence(target, seeds), response_confidence(target, finals)
+    print(f"response confidence (log p of the reply per token, safety system prompt): {before.per_token:.3f} -> "
+          f"{after.per_token:.3f}")

@@ -129,6 +129,12 @@ def _children(mutants: Sequence[list[Candidate]], steps: Sequence[Step], recombi
             pairs.append((i, a.instruction, b.instruction))
     proposals = recombiner.recombine([(a, b) for _, a, b in pairs]) if pairs else []
     formed = [(i, p) for (i, _, _), p in zip(pairs, proposals) if p is not None]
+    skipped = [0] * len(mutants)
+    for (i, _, _), p in zip(pairs, proposals):
+        skipped[i] += p is None
+    for step, count in zip(steps, skipped):
+        if count:
+            step.note += f"{count} recombination(s) gave nothing to merge or a malformed answer; "
     children: list[list[Candidate]] = [[] for _ in mutants]
     # children pass the same filter as mutants (one upstream version reused the parents' verdict instead)
     for (i, proposal), verdict in zip(formed, safety_filter.check([p for _, p in formed])):
