@@ -4,11 +4,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 pytest.importorskip("torch")
 
 from mitigations.dro import toyworld  # noqa: E402
+from mitigations.dro.cli import parse_settings  # noqa: E402
 from mitigations.dro.loop import train_for_loop  # noqa: E402
+from mitigations.dro.queries import read_queries, split_by_harm  # noqa: E402
 from pytest_overrefusal.backends.base import ChatRequest  # noqa: E402
 from pytest_overrefusal.backends.hf_soft_prompt import load_soft_prompt  # noqa: E402
 from pytest_overrefusal.backends.registry import load_backend  # noqa: E402
@@ -81,3 +84,28 @@ def test_loop_hook_rejects_bad_input(world, tmp_path):
         train_for_loop(f"hf:{world}", harmless_only, tmp_path, {"colour": "red"})
     with pytest.raises(OverrefusalError, match="epochs='many' must be an integer"):
         train_for_loop(f"hf:{world}", harmless_only, tmp_path, {"epochs": "many", "harmful": str(harmless_only)})
+
+
+@settings(max_examples=50, deadline=None)
+@given(name=st.text(st.characters(blacklist_characters="=", blacklist_categories=("Cs",)), min_size=1),
+       text=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1))
+def test_setting_items_parse_to_name_and_text(name, text):
+    item = f"{name}={text}"
+    if not name.strip() or not text.strip():
+        with pytest.raises(OverrefusalError, match="NAME=TEXT"):
+            parse_settings([item])
+        return
+    expected = None if text.strip().lower() == "none" else text.strip()
+    assert parse_settings([item]) == {name.strip(): expected}
+
+
+def test_query_files_in_every_format(tmp_path):
+    (tmp_path / "q.jsonl").write_text('{"instruction": "a"}\n\n{"goal": "b", "label": "harmful"}\n')
+    (tmp_path / "q.csv").write_text("goal,target\nc,x\n")
+    (tmp_path / "q.txt").write_text("d\n\n e \n")
+    assert read_queries(tmp_path / "q.jsonl") == ["a", "b"]
+    assert split_by_harm(tmp_path / "q.jsonl") == (["b"], ["a"])
+    assert read_queries(tmp_path / "q.csv") == ["c"] and read_queries(tmp_path / "q.txt") == ["d", "e"]
+    (tmp_path / "bad.jsonl").write_text('{"id": 1}\n')
+    with pytest.raises(OverrefusalError, match=r"bad.jsonl:1: no query field"):
+        read_queries(tmp_path / "bad.jsonl")
