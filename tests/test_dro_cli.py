@@ -66,7 +66,9 @@ def test_cli_errors_are_one_line(world, tmp_path, capsys):
 
 def test_loop_hook_returns_a_soft_prompt_spec(world, tmp_path):
     data = tmp_path / "train.jsonl"
-    rows = [{"prompt": q, "label": "harmful"} for q in HARMFUL] + [{"prompt": q} for q in HARMLESS]
+    # the alignment records `overrefusal mitigate` writes: {"prompt", "chosen", "rejected", "kind"}
+    rows = ([{"prompt": q, "chosen": "no", "rejected": "yes", "kind": "harmful"} for q in HARMFUL]
+            + [{"prompt": q, "chosen": "yes", "rejected": "no", "kind": "pseudo"} for q in HARMLESS])
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     spec = train_for_loop(f"hf:{world}", data, tmp_path / "out",
                           {**QUICK, "safety_prompt": toyworld.HUMAN_PROMPT, "seed": "3", "settings": "none|be safe ."})

@@ -25,7 +25,8 @@ KNOWN_OPTIONS = ("harmful", "safety_prompt", "settings", "judge", "components", 
 def train_for_loop(base_spec: str, train_data: Path, out_dir: Path, options: dict[str, str]) -> str:
     """Train a soft prompt on `train_data` and return the spec that evaluates it.
 
-    `train_data` rows flagged harmful (`harmful: true`, `label: harmful`, ...) are harmful anchors, the rest
+    `train_data` rows flagged harmful (`kind: harmful` as `overrefusal mitigate` writes them, `harmful: true`,
+    `label: harmful`, ...) are harmful anchors, the rest
     harmless; `options["harmful"]` (a file) adds harmful ones. Other options: safety_prompt, settings (anchor
     system prompts joined by "|", `none` for no system prompt), judge, components and the numeric knobs of
     `overrefusal dro` with underscores (samples, keep, epochs, lr, ...).

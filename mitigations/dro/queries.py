@@ -46,7 +46,7 @@ def is_harmful(row: dict) -> bool:
             return value
         if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes"}:
             return True
-    for key in ("label", "category", "type"):
+    for key in ("label", "category", "type", "kind"):  # "kind" is what `overrefusal mitigate` writes
         value = row.get(key)
         if isinstance(value, str) and value.strip().lower() in {"harmful", "unsafe"}:
             return True
