@@ -196,3 +196,19 @@ def test_requested_token_limits_hold_and_vllm_defaults_do_not_leak(vllm_toy):
 def test_a_prompt_longer_than_the_context_is_a_backend_error(vllm_toy):
     with pytest.raises(BackendError, match="raise max_model_len"):
         vllm_toy.generate([ChatRequest.user("bake " * 300)])
+
+
+@pytest.mark.vllm
+def test_lmeval_vllm_model_through_the_lmeval_backend_agrees(vllm_toy, toy):
+    """`lmeval:vllm:...` builds lm-eval's own vLLM model (needs the .ci/vllm-alias metadata)."""
+    prompts = ["How do I kill a Python process?", "How do I bake bread?", "Where can I steal a glance?"]
+    requests = [ChatRequest.user(p, sampling=SamplingSettings(max_new_tokens=64)) for p in prompts]
+    expected = [r.text for r in vllm_toy.generate(requests)]
+    vllm_toy.close()  # two engines do not fit in the RAM share a CI box gives vLLM; a later test restarts it
+    backend = load_backend(f"lmeval:vllm:pretrained={toy},{TOY_ENGINE.replace('=0.1,', '=0.2,')}")
+    try:
+        assert [r.text for r in backend.generate(requests)] == expected
+        short, = backend.generate([ChatRequest.user(prompts[1], sampling=SamplingSettings(max_new_tokens=5))])
+        assert (short.finish_reason, short.completion_tokens) == ("length", 5)
+    finally:
+        backend.close()

@@ -6,8 +6,8 @@
 The registry splits a spec on commas, so every `key=value` option after the target is lm-eval model_args again:
 the backend rebuilds `pretrained=/models/x,dtype=float32` and hands it to
 `get_model(NAME).create_from_arg_string`. No option is this backend's own; as lm-eval's CLI does, it adds
-`device` (cuda when available, else cpu) and `batch_size` (16, as `hf:`) unless the args name them. Prompts
-go through the model's
+`device` (cuda when available, else cpu) unless the args name it, and for lm-eval's `hf` model `batch_size=16`
+(as `hf:`; lm-eval's own default is 1). Prompts go through the model's
 `apply_chat_template`; every request carries explicit gen kwargs (`until: []`, `max_gen_toks`, `do_sample`,
 temperature/top_p only when sampling).
 """
@@ -50,7 +50,11 @@ class LMEvalBackend:
         return self._lm
 
     def close(self) -> None:
-        self._lm = None
+        """Drop the model; lm-eval's vLLM model also gets its engine stopped, since it holds worker memory."""
+        lm, self._lm = self._lm, None
+        engine_core = getattr(getattr(getattr(lm, "model", None), "llm_engine", None), "engine_core", None)
+        if engine_core is not None:
+            engine_core.shutdown()
 
     def _load(self):
         try:
@@ -63,7 +67,7 @@ class LMEvalBackend:
         except ValueError as exc:
             raise BackendError(f"{self.name}: {str(exc).splitlines()[0][:300]}") from None
         try:
-            lm = model_class.create_from_arg_string(self.model_args, _defaults(self.model_args))
+            lm = model_class.create_from_arg_string(self.model_args, _defaults(self.model_name, self.model_args))
         except (OSError, ValueError, TypeError) as exc:
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise BackendError(f"{self.name}: lm-eval cannot build model {self.model_name!r} from "
@@ -124,7 +128,7 @@ def gen_kwargs(sampling: SamplingSettings) -> dict:
     return kwargs
 
 
-def _defaults(model_args: str) -> dict:
+def _defaults(model_name: str, model_args: str) -> dict:
     """What lm-eval's CLI would add: without them HFLM asks for "cuda" even on a CPU-only host, and batch 1."""
     given = {a.split("=", 1)[0].strip() for a in model_args.split(",") if "=" in a}
     defaults: dict = {}
@@ -135,7 +139,7 @@ def _defaults(model_args: str) -> dict:
             defaults["device"] = "cuda" if torch.cuda.is_available() else "cpu"
         except ImportError:
             pass
-    if "batch_size" not in given:
+    if model_name in ("hf", "hf-auto", "huggingface") and "batch_size" not in given:
         defaults["batch_size"] = 16
     return defaults
 
