@@ -113,7 +113,7 @@ class HFBackend:
             tokenizer.pad_token = tokenizer.eos_token
         self.device = device
         self._tokenizer, self._model = tokenizer, model.to(device).eval()
-        self._eos_ids = self._stop_ids()
+        self.stop_ids = self._collect_stop_ids()
         for ext in self.extensions:
             ext.on_load(self)
 
@@ -161,8 +161,10 @@ class HFBackend:
             pad = self.tokenizer.pad_token_id
             ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=self.device)
             mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=self.device)
+            # Left padding shifts absolute positions (GPT-2 style models) unless they are given explicitly.
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
             with torch.no_grad():
-                logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float()
             logp = torch.log_softmax(logits[:, :-1], dim=-1)
             for row, cont in enumerate(cont_ids):
                 n = len(cont)
@@ -191,25 +193,25 @@ class HFBackend:
         config = GenerationConfig(max_new_tokens=sampling.max_new_tokens, do_sample=sample,
                                   temperature=sampling.temperature if sample else None,
                                   top_p=sampling.top_p if sample else None,
-                                  pad_token_id=self.tokenizer.pad_token_id, eos_token_id=list(self._eos_ids))
+                                  pad_token_id=self.tokenizer.pad_token_id, eos_token_id=list(self.stop_ids))
         if sample:
             torch.manual_seed(sampling.seed)
         with torch.no_grad():
             generated = self.model.generate(**enc, generation_config=config)
         width = enc["input_ids"].shape[1]
         prompt_lens = enc["attention_mask"].sum(dim=1).tolist()
-        return [self._response(row[width:].tolist(), int(plen), sampling.max_new_tokens)
+        return [self.response_from_tokens(row[width:].tolist(), int(plen), sampling.max_new_tokens)
                 for row, plen in zip(generated, prompt_lens)]
 
-    def _response(self, tokens: list[int], prompt_len: int, limit: int) -> Response:
-        stop = next((i for i, t in enumerate(tokens) if t in self._eos_ids), None)
+    def response_from_tokens(self, tokens: list[int], prompt_len: int, limit: int) -> Response:
+        stop = next((i for i, t in enumerate(tokens) if t in self.stop_ids), None)
         kept = tokens if stop is None else tokens[:stop]
         finish = "stop" if stop is not None or len(tokens) < limit else "length"
         text = self.tokenizer.decode(kept, skip_special_tokens=True).strip()
         return Response(text=text, finish_reason=finish, prompt_tokens=prompt_len,
                         completion_tokens=len(kept) + (stop is not None))
 
-    def _stop_ids(self) -> frozenset[int]:
+    def _collect_stop_ids(self) -> frozenset[int]:
         ids: set[int] = set()
         for source in (getattr(self.model.generation_config, "eos_token_id", None), self.tokenizer.eos_token_id):
             if isinstance(source, int):

@@ -271,7 +271,7 @@ class RefusalTokenSteering:
                                        generation_config=_config(backend, rest_limit, sampling))
         responses = []
         for row, plen in zip(generated[:, ids.shape[1]:], prompt_lens):
-            resp = backend._response(row.tolist(), int(plen), rest_limit)
+            resp = backend.response_from_tokens(row.tolist(), int(plen), rest_limit)
             responses.append(dataclasses.replace(resp, completion_tokens=resp.completion_tokens + 1))
         return chosen, responses
 
@@ -284,7 +284,7 @@ def _config(backend: "HFBackend", max_new_tokens: int, sampling: SamplingSetting
     return GenerationConfig(max_new_tokens=max_new_tokens, do_sample=sample,
                             temperature=sampling.temperature if sample else None,
                             top_p=sampling.top_p if sample else None,
-                            pad_token_id=backend.tokenizer.pad_token_id, eos_token_id=list(backend._eos_ids), **extra)
+                            pad_token_id=backend.tokenizer.pad_token_id, eos_token_id=list(backend.stop_ids), **extra)
 
 
 def from_options(options: dict[str, str], spec) -> RefusalTokenSteering:
