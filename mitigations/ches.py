@@ -61,20 +61,21 @@ def chat_renderer(tokenizer, system: str | None = None) -> RenderPrompt:
 
 def score_pairs(model, tokenizer, pairs: Sequence[Pair], *, render: RenderPrompt | None = None,
                 batch_size: int = 16) -> list[ChesScore]:
-    """CHES and ln-CHES for every pair, batched; results come back in input order."""
+    """CHES and ln-CHES for every pair, `batch_size` pairs (2 x batch_size rows) per forward pass; results come
+    back in input order."""
     import torch
 
     render = render or chat_renderer(tokenizer)
+    prompts = _ids(tokenizer, [render(p.prompt) for p in pairs])
+    responses = _ids(tokenizer, [text for p in pairs for text in (p.chosen, p.rejected)])
     sequences = []  # (prompt ids, response ids), chosen and rejected interleaved: row 2i is y+, 2i+1 is y-
     for index, pair in enumerate(pairs):
-        prompt_ids = _ids(tokenizer, render(pair.prompt))
-        for response in (pair.chosen, pair.rejected):
-            response_ids = _ids(tokenizer, response)
-            if not prompt_ids or not response_ids:
-                what = "prompt" if not prompt_ids else "response"
+        for response_ids in responses[2 * index:2 * index + 2]:
+            if not prompts[index] or not response_ids:
+                what = "prompt" if not prompts[index] else "response"
                 raise ChesError(f"pair {pair.id or index}: empty {what} after tokenization; CHES needs at least "
                                 f"one token on each side")
-            sequences.append((prompt_ids, response_ids))
+            sequences.append((prompts[index], response_ids))
     sums = torch.zeros(len(sequences), _hidden_size(model), dtype=torch.float64)
     # longest first so each batch pads little; a pair's two rows may land in different batches
     order = sorted(range(len(sequences)), key=lambda i: -sum(map(len, sequences[i])))
@@ -92,18 +93,28 @@ def response_state_sums(model, sequences: Sequence[tuple[list[int], list[int]]],
     width = max(len(p) + len(r) for p, r in sequences)
     device = next(model.parameters()).device
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
     weights = torch.zeros((len(sequences), width), dtype=torch.float64)
     for row, (prompt_ids, response_ids) in enumerate(sequences):
         n = len(prompt_ids) + len(response_ids)
         ids[row, :n] = torch.tensor(prompt_ids + response_ids)
-        mask[row, :n] = 1
         # positions len(prompt)-1 .. n-2 predict response tokens 1..|y|
         weights[row, len(prompt_ids) - 1:n - 1] = 1.0
+    # No attention mask: with right padding the pads come after every real token, and causal attention never
+    # looks ahead, so real positions are unaffected; without a mask the model takes its plain causal path,
+    # which skips building a padded 4-D mask (most of a tiny model's forward time).
     with torch.no_grad():
-        out = model(input_ids=ids.to(device), attention_mask=mask.to(device), output_hidden_states=True)
+        out = model(input_ids=ids.to(device), output_hidden_states=True, **_skip_logits(model))
     hidden = out.hidden_states[-1].to(torch.float64).cpu()
     return torch.einsum("rw,rwd->rd", weights, hidden)
+
+
+def _skip_logits(model) -> dict:
+    """Only the hidden states are needed: ask for one position's logits instead of vocab x sequence of them
+    (SmolLM2's 49k-token head costs more than its body on short inputs)."""
+    import inspect
+
+    accepts = "logits_to_keep" in inspect.signature(model.forward).parameters
+    return {"logits_to_keep": 1} if accepts else {}
 
 
 def ches_from_sums(s_chosen, s_rejected, n_chosen: int, n_rejected: int) -> tuple[float, float]:
@@ -118,8 +129,11 @@ def _score(s_chosen, s_rejected, n_chosen: int, n_rejected: int) -> ChesScore:
     return ChesScore(ches=ches, ln_ches=ln_ches, chosen_tokens=n_chosen, rejected_tokens=n_rejected)
 
 
-def _ids(tokenizer, text: str) -> list[int]:
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+def _ids(tokenizer, texts: list[str]) -> list[list[int]]:
+    """One batched tokenizer call (the fast tokenizers encode a list in one go)."""
+    if not texts:
+        return []
+    return [list(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
 def _pad_id(tokenizer) -> int:
@@ -146,7 +160,8 @@ def score_with_backend(backend, pairs: Sequence[Pair], system: str | None = None
                         f"backend (or toy / smollm2) with the weights loaded in this process")
     return score_pairs(backend.model, backend.tokenizer, pairs,
                        render=lambda prompt: backend.render(ChatRequest.user(prompt, system=system)),
-                       batch_size=int(getattr(backend, "batch_size", 16)))
+                       # two rows per pair: the backend's batch size (its memory budget) counts rows
+                       batch_size=max(1, int(getattr(backend, "batch_size", 32)) // 2))
 
 
 # ---------------------------------------------------------------- filtering
