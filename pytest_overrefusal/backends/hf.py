@@ -119,11 +119,14 @@ class HFBackend:
 
     # -- protocol -------------------------------------------------------------------------------
     def generate(self, requests: Sequence[ChatRequest]) -> list[Response]:
-        """Longest prompts first so each batch pads little; results come back in input order."""
+        """Grouped by sampling setting, longest prompts first, so each batch pads little; results come back in
+        input order."""
         self._ready()
         texts = [self.render(r) for r in requests]
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
-        order = sorted(range(len(requests)), key=lambda i: (-lengths[i], requests[i].sampling.key().items()))
+        # Sampling setting first: K seeds per prompt (EvoRefuse fitness) then fill whole batches, not K small ones.
+        order = sorted(range(len(requests)),
+                       key=lambda i: (tuple(requests[i].sampling.key().items()), -lengths[i]))
         out: list[Response | None] = [None] * len(requests)
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
