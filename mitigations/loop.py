@@ -52,11 +52,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fix", action="append", default=[], help="suite whose gate must pass after (repeatable)")
     parser.add_argument("--keep", action="append", default=[], help="suite whose gate must still pass (repeatable)")
     parser.add_argument("--out", required=True, type=Path, help="output folder: data, reports, table, model")
-    parser.add_argument("--train", default="synthetic-pseudo",
-                        help="pseudo-malicious training prompts: suite id, manifest, JSONL with a 'prompt' field "
-                             "(e.g. `overrefusal evolve` output) or alignment records, or synthetic-pseudo")
-    parser.add_argument("--harmful", default="synthetic-harmful",
-                        help="harmful prompts replayed with refusals: suite id, manifest, JSONL or synthetic-harmful")
+    parser.add_argument("--train", action="append", default=[],
+                        help="pseudo-malicious training prompts (repeatable): suite id, manifest, JSONL with a "
+                             "'prompt' field (e.g. `overrefusal evolve` output) or alignment records, or "
+                             "synthetic-pseudo (the default)")
+    parser.add_argument("--harmful", action="append", default=[],
+                        help="harmful prompts replayed with refusals (repeatable): suite id, manifest, JSONL or "
+                             "synthetic-harmful (the default)")
     parser.add_argument("--harmful-ratio", type=float, default=1.0, help="harmful records per pseudo record")
     parser.add_argument("--n-train", type=int, default=1000, help="prompts drawn from a synthetic source")
     parser.add_argument("--answers", default="template",
@@ -132,14 +134,25 @@ def _options(pairs: list[str]) -> dict[str, str]:
 def _training_records(args) -> list[AlignRecord]:
     from .align import COMPLIANT_ANSWER, answers_from_model, build_records, load_prompts, read_jsonl
 
-    data_dir = Path(args.data) if args.data else None
-    if _is_record_file(args.train):
-        return read_jsonl(Path(args.train))
-    pseudo = load_prompts(args.train, data_dir=data_dir, n=args.n_train, seed=args.seed)
-    harmful = load_prompts(args.harmful, data_dir=data_dir, n=args.n_train, seed=args.seed + 1)
+    data_dir = _data_dir(args)
+    sources = args.train or ["synthetic-pseudo"]
+    records = [r for source in sources if _is_record_file(source) for r in read_jsonl(Path(source))]
+    pseudo = [p for source in sources if not _is_record_file(source)
+              for p in load_prompts(source, data_dir=data_dir, n=args.n_train, seed=args.seed)]
+    if not pseudo:  # only ready-made records were given
+        return records
+    harmful = [p for source in args.harmful or ["synthetic-harmful"]
+               for p in load_prompts(source, data_dir=data_dir, n=args.n_train, seed=args.seed + 1)]
     compliant: str | dict[str, str] = (COMPLIANT_ANSWER if args.answers == "template"
                                        else answers_from_model(args.answers, pseudo, judge=args.judge or "keyword"))
-    return build_records(pseudo, harmful, harmful_ratio=args.harmful_ratio, compliant=compliant, seed=args.seed)
+    return records + build_records(pseudo, harmful, harmful_ratio=args.harmful_ratio, compliant=compliant,
+                                   seed=args.seed)
+
+
+def _data_dir(args) -> Path | None:
+    """Where suites find benchmark data: --data, else OVERREFUSAL_DATA, as in the plugin."""
+    value = args.data or os.environ.get("OVERREFUSAL_DATA")
+    return Path(value) if value else None
 
 
 def _is_record_file(source: str) -> bool:
@@ -161,7 +174,7 @@ def _check_overlap(records: list[AlignRecord], suites: list[str], args) -> None:
         return
     from .align import near_duplicates, suite_cases
 
-    data_dir = Path(args.data) if args.data else None
+    data_dir = _data_dir(args)
     evaluated = [case.prompt for s in suites for case in suite_cases(s, data_dir)]
     clashes = near_duplicates([r.prompt for r in records], evaluated, OVERLAP_THRESHOLD)
     if clashes:
