@@ -57,13 +57,14 @@ def test_top_ches_pair_displaces_the_chosen_reply_and_the_lowest_lifts_it(toy):
         Pair(BAKE, REFUSAL, helpful("bake")),  # refusal vs compliance
     ]
     scores = score_pairs(model, tokenizer, pairs)
-    changes = [single_pair_sgd(copy.deepcopy(model), tokenizer, p, steps=30, lr=0.01, beta=0.1).chosen_change
+    # lr 0.05: every effect is >= 4 nats (at 0.01 the second pair moves only -0.17, too close to noise)
+    changes = [single_pair_sgd(copy.deepcopy(model), tokenizer, p, steps=30, lr=0.05, beta=0.1).chosen_change
                for p in pairs]
     for key in ("ches", "ln_ches"):
         values = [getattr(s, key) for s in scores]
         top, low = values.index(max(values)), values.index(min(values))
         assert top in (0, 1) and low in (2, 3)
-        assert changes[top] < -0.1, (key, changes)
+        assert changes[top] < -1.0, (key, changes)
         assert changes[low] > 1.0, (key, changes)
 
 
