@@ -1,7 +1,9 @@
 """On-disk response cache (SQLite), keyed by everything that changes an answer.
 
-WAL mode and one transaction per stored chunk: concurrent writers (xdist workers, two pytest runs) wait
-for each other instead of failing, and a crash or Ctrl-C loses at most the chunk being generated.
+WAL mode and one transaction per stored chunk (or per answer, for streaming backends): concurrent writers (xdist
+workers, two pytest runs) wait for each other instead of failing, and a crash, Ctrl-C or SIGKILL loses at most what
+was being generated. A damaged file is never used silently: opening it runs SQLite's quick_check, and every row
+carries a checksum of its answer that is verified when the row is read.
 """
 from __future__ import annotations
 
@@ -15,8 +17,13 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from .backends.base import ChatRequest, Response
+from .errors import OverrefusalError
 
 KEY_SCHEMA = 1
+
+
+class CacheError(OverrefusalError):
+    """The response cache file is damaged or not a cache at all."""
 
 
 def request_key(fingerprint: str, request: ChatRequest) -> str:
@@ -26,38 +33,88 @@ def request_key(fingerprint: str, request: ChatRequest) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+def row_checksum(key: str, text: str, finish_reason: str) -> str:
+    """What a stored answer must hash to; a flipped byte in a row shows up as a mismatch."""
+    return hashlib.sha256(json.dumps([key, text, finish_reason], ensure_ascii=False).encode()).hexdigest()[:16]
+
+
 class ResponseCache:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=60000")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
-            "text TEXT NOT NULL, finish_reason TEXT NOT NULL, prompt_tokens INTEGER, "
-            "completion_tokens INTEGER, created REAL)")
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            self._db.execute("PRAGMA busy_timeout=60000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process (only an OS crash could drop the last commits) and
+            # keeps the per-answer commits of streaming backends cheap.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            problem = self._db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if problem != "ok":
+                raise self._damaged(problem)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
+                "text TEXT NOT NULL, finish_reason TEXT NOT NULL, prompt_tokens INTEGER, "
+                "completion_tokens INTEGER, created REAL, checksum TEXT)")
+            self._add_checksums_to_old_rows()
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(str(exc)) from None
+
+    def _damaged(self, why: str) -> CacheError:
+        first = " ".join(str(why).split())[:120]
+        return CacheError(f"{self.path}: the response cache is damaged ({first}); move or delete the file (its "
+                          f"answers will be generated again) or run with --overrefusal-no-cache")
+
+    def _add_checksums_to_old_rows(self) -> None:
+        """Caches written before checksums existed get a column and their rows' checksums once."""
+        def has_column() -> bool:
+            return "checksum" in [row[1] for row in self._db.execute("PRAGMA table_info(responses)")]
+
+        if has_column():
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if has_column():  # another process (an xdist worker) added it while we waited for the lock
+                self._db.execute("COMMIT")
+                return
+            self._db.execute("ALTER TABLE responses ADD COLUMN checksum TEXT")
+            rows = self._db.execute("SELECT key, text, finish_reason FROM responses").fetchall()
+            self._db.executemany("UPDATE responses SET checksum = ? WHERE key = ?",
+                                 [(row_checksum(k, t, f), k) for k, t, f in rows])
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Response]:
         found: dict[str, Response] = {}
-        for start in range(0, len(keys), 500):  # stay under SQLite's host-parameter limit
-            chunk = list(keys[start:start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, text, finish_reason, prompt_tokens, completion_tokens FROM responses "
-                f"WHERE key IN ({marks})", chunk)
-            for key, text, finish, ptoks, ctoks in rows:
-                found[key] = Response(text=text, finish_reason=finish, prompt_tokens=ptoks or 0,
-                                      completion_tokens=ctoks or 0)
+        try:
+            for start in range(0, len(keys), 500):  # stay under SQLite's host-parameter limit
+                chunk = list(keys[start:start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, text, finish_reason, prompt_tokens, completion_tokens, checksum FROM responses "
+                    f"WHERE key IN ({marks})", chunk).fetchall()
+                for key, text, finish, ptoks, ctoks, checksum in rows:
+                    if not isinstance(text, str) or checksum != row_checksum(key, text, finish):
+                        raise self._damaged(f"the stored answer for key {key[:12]}... fails its checksum")
+                    found[key] = Response(text=text, finish_reason=finish, prompt_tokens=ptoks or 0,
+                                          completion_tokens=ctoks or 0)
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(str(exc)) from None
         return found
 
     def put_many(self, model: str, items: Iterable[tuple[str, Response]]) -> None:
         now = time.time()
-        rows = [(k, model, r.text, r.finish_reason, r.prompt_tokens, r.completion_tokens, now)
+        rows = [(k, model, r.text, r.finish_reason, r.prompt_tokens, r.completion_tokens, now,
+                 row_checksum(k, r.text, r.finish_reason))
                 for k, r in items if r.finish_reason != "error"]  # errors are retried next run
+        if not rows:
+            return
         self._db.execute("BEGIN IMMEDIATE")  # one transaction per chunk: all of it or none
         try:
-            self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO responses (key, model, text, finish_reason, prompt_tokens, "
+                                 "completion_tokens, created, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         except BaseException:
             self._db.execute("ROLLBACK")
             raise

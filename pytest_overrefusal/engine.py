@@ -92,24 +92,50 @@ class Engine:
         return responses, [k in found for k in keys]
 
     def _generate(self, requests, missing, keys, cache, fresh) -> None:
-        chunk = max(16, 2 * int(getattr(self.backend, "batch_size", 8)))
         bar = _progress(len(missing), self.progress)
         started = time.perf_counter()
         try:
-            for start in range(0, len(missing), chunk):
-                idx = missing[start:start + chunk]
-                out = self.backend.generate([requests[i] for i in idx])
-                if len(out) != len(idx):
-                    raise BackendError(f"{getattr(self.backend, 'name', self.backend)}: generate() returned "
-                                       f"{len(out)} responses for {len(idx)} requests")
-                fresh.update(zip(idx, out))
-                if cache is not None:  # stored per chunk: an interrupt keeps everything before it
-                    cache.put_many(getattr(self.backend, "name", ""), [(keys[i], r) for i, r in zip(idx, out)])
-                bar(len(idx))
+            if callable(getattr(self.backend, "generate_stream", None)):
+                self._generate_streaming(requests, missing, keys, cache, fresh, bar)
+            else:
+                self._generate_chunks(requests, missing, keys, cache, fresh, bar)
         finally:
             bar(0, close=True)
             self.stats.generated += len(fresh)
             self.stats.generate_seconds += time.perf_counter() - started
+
+    def _generate_chunks(self, requests, missing, keys, cache, fresh, bar) -> None:
+        chunk = max(16, 2 * int(getattr(self.backend, "batch_size", 8)))
+        for start in range(0, len(missing), chunk):
+            idx = missing[start:start + chunk]
+            out = self.backend.generate([requests[i] for i in idx])
+            if len(out) != len(idx):
+                raise BackendError(f"{self._name()}: generate() returned {len(out)} responses for {len(idx)} "
+                                   f"requests")
+            fresh.update(zip(idx, out))
+            if cache is not None:  # stored per chunk: an interrupt keeps everything before it
+                cache.put_many(getattr(self.backend, "name", ""), [(keys[i], r) for i, r in zip(idx, out)])
+            bar(len(idx))
+
+    def _generate_streaming(self, requests, missing, keys, cache, fresh, bar) -> None:
+        """Backends that answer out of order (servers) yield (position, response) as each arrives; each answer
+        is stored at once, so a kill loses only the requests still in flight."""
+        model = getattr(self.backend, "name", "")
+        for position, response in self.backend.generate_stream([requests[i] for i in missing]):
+            if not 0 <= position < len(missing) or missing[position] in fresh:
+                raise BackendError(f"{self._name()}: generate_stream() yielded position {position!r} "
+                                   f"twice or out of range (0..{len(missing) - 1})")
+            index = missing[position]
+            fresh[index] = response
+            if cache is not None:
+                cache.put_many(model, [(keys[index], response)])
+            bar(1)
+        if len(fresh) != len(missing):
+            raise BackendError(f"{self._name()}: generate_stream() ended after {len(fresh)} of {len(missing)} "
+                               f"answers")
+
+    def _name(self) -> str:
+        return str(getattr(self.backend, "name", self.backend))
 
 
 def _progress(total: int, enabled: bool) -> Callable[..., None]:

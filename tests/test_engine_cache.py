@@ -11,8 +11,9 @@ import pytest
 
 from fakes import KeywordModel
 from pytest_overrefusal.backends.base import ChatRequest, Response, SamplingSettings
-from pytest_overrefusal.cache import ResponseCache, request_key
+from pytest_overrefusal.cache import CacheError, ResponseCache, request_key
 from pytest_overrefusal.engine import Engine
+from pytest_overrefusal.errors import BackendError
 from pytest_overrefusal.judges.registry import get_judge
 from pytest_overrefusal.suite import Case
 
@@ -138,3 +139,94 @@ def test_error_responses_are_not_cached(tmp_path):
     cache = ResponseCache(tmp_path / "r.sqlite")
     cache.put_many("m", [("a", Response("x", finish_reason="error")), ("b", Response("y"))])
     assert set(cache.get_many(["a", "b"])) == {"b"}
+
+
+# -- streaming backends: each answer is stored the moment it arrives ---------------------------------------------
+class Streaming(KeywordModel):
+    """Answers in reverse order, one at a time, like a server; can stop dead after `die_after` answers."""
+
+    def __init__(self, die_after=None, repeat=False):
+        super().__init__()
+        self.die_after, self.repeat, self.streamed = die_after, repeat, 0
+
+    def generate_stream(self, requests):
+        answers = self.generate(requests)
+        order = list(reversed(range(len(requests))))
+        for position in order + order[-1:] if self.repeat else order:
+            if self.streamed == self.die_after:
+                raise KeyboardInterrupt
+            self.streamed += 1
+            yield position, answers[position]
+
+
+def test_streamed_answers_are_cached_one_by_one_and_line_up(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        engine(Streaming(die_after=7), tmp_path).run(jobs(30))
+    assert len(ResponseCache(tmp_path / "r.sqlite")) == 7
+    model = Streaming()
+    results = engine(model, tmp_path).run(jobs(30))
+    assert model.calls == [23]  # only the 23 it did not have
+    assert [r.verdict.refused for r in results] == [i % 3 == 0 for i in range(30)]
+    assert sum(r.cached for r in results) == 7
+
+
+def test_a_stream_that_repeats_or_skips_an_answer_is_an_error(tmp_path):
+    with pytest.raises(BackendError, match="twice or out of range"):
+        engine(Streaming(repeat=True), tmp_path).run(jobs(5))
+
+    class Short(Streaming):
+        def generate_stream(self, requests):
+            yield from list(super().generate_stream(requests))[:-1]
+    with pytest.raises(BackendError, match="ended after 4 of 5"):
+        engine(Short(), tmp_path / "other").run(jobs(5))
+
+
+# -- a damaged cache is reported, never used --------------------------------------------------------------------
+def _filled_cache(tmp_path, n=300):
+    cache = ResponseCache(tmp_path / "r.sqlite")
+    cache.put_many("m", [(f"key-{i}", Response(f"answer text number {i:05d}")) for i in range(n)])
+    cache.close()
+    return tmp_path / "r.sqlite"
+
+
+def _opened_and_read(path):
+    cache = ResponseCache(path)
+    return cache.get_many([f"key-{i}" for i in range(300)])
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "zeroed page", "flipped byte in an answer"])
+def test_damaged_cache_is_one_line_naming_the_file(tmp_path, damage):
+    path = _filled_cache(tmp_path)
+    data = bytearray(path.read_bytes())
+    if damage == "garbage":
+        data = bytearray(b"this is not a database at all\n" * 200)
+    elif damage == "truncated":
+        data = data[:len(data) // 2]
+    elif damage == "zeroed page":
+        data[4096:8192] = bytes(4096)
+    else:
+        at = data.find(b"answer text number 00150")
+        data[at + 5] ^= 0x01  # 'text' -> 'uext': the structure is fine, the row is not
+    path.write_bytes(bytes(data))
+    with pytest.raises(CacheError) as err:
+        _opened_and_read(path)
+    message = str(err.value)
+    assert message.startswith(str(path)) and "damaged" in message and "--overrefusal-no-cache" in message
+    assert "\n" not in message
+    assert path.read_bytes() == bytes(data)  # reported, not repaired or deleted behind the user's back
+
+
+def test_undamaged_cache_reads_back(tmp_path):
+    found = _opened_and_read(_filled_cache(tmp_path))
+    assert len(found) == 300 and found["key-7"].text == "answer text number 00007"
+
+
+def test_cache_from_before_checksums_is_upgraded_and_kept(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "r.sqlite"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL, "
+                    "finish_reason TEXT NOT NULL, prompt_tokens INTEGER, completion_tokens INTEGER, created REAL)")
+        old.execute("INSERT INTO responses VALUES ('k', 'm', 'old answer', 'stop', 1, 2, 0)")
+    assert ResponseCache(path).get_many(["k"])["k"].text == "old answer"
