@@ -319,8 +319,9 @@ def _suite_run(pytester, spec: str, tmp_path, name: str):
     report = tmp_path / f"{name}.json"
     result = pytester.runpytest("-q", "-p", "no:randomly", "--overrefusal-model", spec,
                                 "--overrefusal-suite", "starter-pseudo-malicious", "--overrefusal-suite",
-                                "starter-harmful", "--overrefusal-limit", "30", "--overrefusal-max-new-tokens", "24",
+                                "starter-harmful", "--overrefusal-limit", "20", "--overrefusal-max-new-tokens", "24",
                                 "--overrefusal-cache", str(tmp_path / name), "--overrefusal-report", str(report))
+    assert report.exists(), result.stdout.str()[-3000:]
     cases = json.loads(report.read_text())["cases"]
     return result, {(c["suite"], c["case_id"]): c["label"] for c in cases}, cases
 
@@ -330,16 +331,18 @@ def test_real_server_through_faults_gives_the_same_verdicts_each_answered_once(t
     model_dir, port = toy_server
     direct, clean, _ = _suite_run(pytester, f"openai:{model_dir}@http://127.0.0.1:{port}/v1,concurrency=4",
                                   tmp_path, "direct")
-    proxy = FaultProxy(("127.0.0.1", port), rate=0.3, seed=7, retry_after="1", slow_seconds=3.0)
+    # slow answers outlast the timeout; the timeout leaves room for a loaded 2-core box queueing 4 real requests
+    proxy = FaultProxy(("127.0.0.1", port), rate=0.3, seed=7, retry_after="1", slow_seconds=5.0)
     try:
-        spec = f"openai:{model_dir}@{proxy.url()},concurrency=4,timeout=2,backoff=0.05,max_backoff=0.5"
+        spec = (f"openai:{model_dir}@{proxy.url()},concurrency=4,timeout=4,max_retries=10,backoff=0.05,"
+                f"max_backoff=0.5")
         faulty, verdicts, cases = _suite_run(pytester, spec, tmp_path, "faulty")
     finally:
         proxy.close()
-    assert len(clean) == 60 and verdicts == clean
-    assert sum(v == "refuse" for v in clean.values()) >= 25  # the toy model really refuses the harmful half
+    assert len(clean) == 40 and verdicts == clean, faulty.stdout.str()[-3000:]
+    assert sum(v == "refuse" for v in clean.values()) >= 15  # the toy model really refuses the harmful half
     assert proxy.faults >= 0.2 * proxy.counts["requests"] and all(proxy.counts[k] >= 2 for k in FAULT_KINDS)
-    # each case answered exactly once: 60 answers taken in, each stored once, none served twice
-    assert "responses: 60 requested, 0 from cache, 60 generated" in faulty.stdout.str()
-    assert len(ResponseCache(tmp_path / "faulty" / "responses.sqlite")) == 60 and len(cases) == 60
+    # each case answered exactly once: 40 answers taken in, each stored once, none served twice
+    assert "responses: 40 requested, 0 from cache, 40 generated" in faulty.stdout.str()
+    assert len(ResponseCache(tmp_path / "faulty" / "responses.sqlite")) == 40 and len(cases) == 40
     assert direct.ret == faulty.ret
