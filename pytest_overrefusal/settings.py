@@ -10,7 +10,8 @@ from .paths import user_cache_dir
 
 # (option suffix, ini/env help); every option has an ini key `overrefusal_<name>`.
 OPTIONS: dict[str, str] = {
-    "model": "model spec: toy, smollm2, hf:PATH_OR_ID[,key=value...], python:module:attr (env OVERREFUSAL_MODEL)",
+    "model": ("model spec: toy, smollm2, hf:PATH_OR_ID[,key=value...], openai:MODEL@BASE_URL, vllm:PATH, "
+              "lmeval:NAME:ARGS, python:module:attr (env OVERREFUSAL_MODEL)"),
     "suite": "run only these suite ids (repeatable); built-in manifests are found by id",
     "judge": "refusal judge (default: keyword)",
     "data": "local mirror of benchmark data (env OVERREFUSAL_DATA)",

@@ -53,6 +53,8 @@ class Backend(Protocol):
 
     `fingerprint` identifies the weights + template so the cache never mixes models.
     `capabilities` names optional methods (e.g. {"logprobs"}).
+    An optional `generate_stream(requests)` yields `(index, Response)` as answers arrive; the engine caches each
+    one at once, so a crash mid-run loses nothing that was answered.
     """
 
     name: str
