@@ -100,7 +100,8 @@ class SuiteItem(pytest.Function):
         try:
             return self._ensure_results()
         except OverrefusalError as exc:  # a bad judge, an unreachable server: one line, not a traceback
-            pytest.fail(str(exc), pytrace=False)
+            message = str(exc)
+        pytest.fail(message, pytrace=False)  # outside `except`: no "during handling ..." chained report
 
     def _ensure_results(self):
         run = get_run(self.config)

@@ -262,8 +262,11 @@ def overrefusal_model(pytestconfig):
     spec = nodes.get_run(pytestconfig).settings.model
     try:
         backend = load_backend(spec)
+        message = ""
     except OverrefusalError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        message = str(exc)
+    if message:
+        pytest.fail(message, pytrace=False)
     yield backend
     close = getattr(backend, "close", None)
     if callable(close) and parse_spec(spec).kind != "python":  # a python: object belongs to its module
@@ -280,8 +283,11 @@ def overrefusal_results(request, overrefusal_model):
         pytest.fail("overrefusal_results needs @pytest.mark.overrefusal(suite=...) on the test", pytrace=False)
     try:
         found, gated = outcome_for_marker(request.config, nodes.get_run(request.config), marker, overrefusal_model)
+        message = ""
     except OverrefusalError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        message = str(exc)
+    if message:
+        pytest.fail(message, pytrace=False)
     if gated:
         request.node.stash[_MARKER_OUTCOME] = found
     return found

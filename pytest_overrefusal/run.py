@@ -9,7 +9,7 @@ from pathlib import Path
 from .aggregate import Records
 from .cache import ResponseCache
 from .engine import CaseResult, Engine, build_request
-from .errors import BackendError, SuiteError
+from .errors import BackendError, OverrefusalError, SuiteError
 from .gates import SuiteOutcome, outcome
 from .settings import Settings
 from .sources import load_cases, load_pair_cases
@@ -90,6 +90,7 @@ class OverrefusalRun:
     model_name: str = ""
     skipped_suites: dict[str, str] = field(default_factory=dict)
     _ready_for: object = None  # the backend every selected item's results were produced with
+    _failed: tuple | None = None  # (backend, error) when generating with it failed for good
     baseline: object = None  # baseline.Baseline when --overrefusal-baseline is given
     comparisons: dict[str, object] = field(default_factory=dict)  # suite id -> Comparison, or why not comparable
     pair_cases: dict[str, list[PairCase]] = field(default_factory=dict)  # preference suites only
@@ -130,13 +131,19 @@ class OverrefusalRun:
         """Generate and judge every case any selected item needs, in one batch, the first time it is asked."""
         if self._ready_for is backend:
             return
+        if self._failed is not None and self._failed[0] is backend:
+            raise self._failed[1]  # a server that is down fails every item at once, not once per item after retries
         needed: list[Case] = []
         for sid, cases in self.cases.items():
             chosen = self.selected_cases.get(sid, set())
             needed += [c for c in cases if (sid in self.selected_gates or c.case_id in chosen)
                        and (sid, c.case_id) not in self.results]
         if needed:
-            self._run(backend, needed)
+            try:
+                self._run(backend, needed)
+            except OverrefusalError as exc:
+                self._failed = (backend, exc)
+                raise
         for sid in self.selected_gates:
             if sid not in self.outcomes and sid in self.cases:
                 self.outcomes[sid] = outcome(self.suites[sid], [self.results[(sid, c.case_id)]
@@ -160,7 +167,7 @@ class OverrefusalRun:
             self.model_name = str(getattr(backend, "name", type(backend).__name__))
 
     def _score_pairs(self, backend, suite: Suite, cases: list[PairCase]) -> None:
-        from mitigations.ches import Pair, score_with_backend  # torch; only when a preference suite runs
+        from .ches import Pair, score_with_backend  # torch; only when a preference suite runs
 
         pref = preference(suite)
         scores = score_with_backend(backend, [Pair(c.prompt, c.chosen, c.rejected, c.case_id) for c in cases])
