@@ -24,7 +24,7 @@ LORA_RANK = 8
 WARMUP_SHARE = 0.03  # methods.md section 5
 # trl's tokenisation keeps prompt and reply within this many tokens; long enough for every suite prompt we ship.
 MAX_LENGTH = 512
-_OPTIMIZERS = {"adamw": "adamw_torch", "sgd": "sgd", "adafactor": "adafactor"}
+_OPTIMIZERS = {"adamw": "adamw_torch", "sgd": "sgd", "adafactor": "adafactor", "rmsprop": "rmsprop"}
 
 
 class TrainingError(OverrefusalError):

@@ -76,11 +76,13 @@ def test_lora_is_merged_into_a_plain_model(base, tmp_path):
     assert changed and all("proj" in name for name in changed)
 
 
-def test_dpo_raises_the_chosen_answer_over_the_rejected_one(base, tmp_path):
+# RMSprop is the CHES paper's optimizer (methods.md); at this size it moves as fast as AdamW.
+@pytest.mark.parametrize("optimizer", ["adamw", "rmsprop"])
+def test_dpo_raises_the_chosen_answer_over_the_rejected_one(base, tmp_path, optimizer):
     from pytest_overrefusal.backends.toy_model import load_toy_model
 
     pairs = [{"prompt": p, "chosen": ANSWER, "rejected": REFUSAL_TEXT} for p in PROMPTS]
-    out = train_dpo(base, pairs, tmp_path / "dpo", beta=0.1, epochs=2, lr=1e-3, batch_size=8)
+    out = train_dpo(base, pairs, tmp_path / "dpo", beta=0.1, epochs=2, lr=1e-3, batch_size=8, optimizer=optimizer)
 
     def margin(model_dir: Path) -> float:
         model, tokenizer = load_toy_model(model_dir)
