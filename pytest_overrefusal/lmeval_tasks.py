@@ -142,9 +142,14 @@ def _selected_suites(requested: list[str], data_dir: Path | None) -> list[Suite]
 
     if requested:
         paths = find_suites(requested, [Path.cwd() / "suites", builtin_suites_dir()])
-        return [load_manifest(paths[i]) for i in requested]
+        chosen = [load_manifest(paths[i]) for i in requested]
+        pairs = [s.id for s in chosen if s.kind == "preference"]
+        if pairs:
+            raise SuiteError(f"{', '.join(pairs)}: preference-pair suites are scored from hidden states, not "
+                             f"generated text, so they have no lm-eval task; run them with pytest")
+        return chosen
     suites = [load_manifest(p) for p in manifests_in(builtin_suites_dir())]
-    return [s for s in suites if _has_local_data(s, data_dir)]
+    return [s for s in suites if s.kind == "prompts" and _has_local_data(s, data_dir)]
 
 
 def _has_local_data(suite: Suite, data_dir: Path | None) -> bool:

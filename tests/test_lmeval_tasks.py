@@ -110,6 +110,17 @@ def test_walking_all_suites_exports_only_those_with_data(tmp_path, capsys, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["starter-harmful", "starter-pseudo-malicious"]
 
 
+def test_preference_suites_have_no_task(tmp_path, capsys, monkeypatch):
+    (tmp_path / "pairs.jsonl").write_text('{"prompt": "p", "chosen": "a", "rejected": "b"}\n')
+    manifest = tmp_path / "pairs.yaml"
+    manifest.write_text("schema: overrefusal-suite/1\nid: pairs\nkind: preference\nsource: {file: pairs.jsonl}\n"
+                        "columns: {prompt: prompt, chosen: chosen, rejected: rejected}\nches: {flag_above: 0.0}\n"
+                        "gate: {max_flagged_fraction: 0.5}\n")
+    assert cli_main(["lm-eval-tasks", "--out", str(tmp_path / "out"), "--suite", str(manifest)]) == 2
+    err = capsys.readouterr().err
+    assert "pairs: preference-pair suites" in err and len(err.strip().splitlines()) == 1
+
+
 # --------------------------------------------------------------------------- inside lm-eval
 
 def _task(include: Path, name: str, metadata: dict | None = None):
