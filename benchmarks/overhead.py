@@ -10,7 +10,6 @@ and a warm-cache run of `evorefuse-test` as separate `pytest` processes (warm ta
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -40,38 +39,21 @@ def plain_generate(backend, prompts: list[str], batch_size: int, max_new_tokens:
 
 
 def plugin_run(limit: int, max_new_tokens: int) -> float:
-    import pytest
+    from quiet_pytest import timed_pytest
 
-    args = [str(SUITE), "-q", "-p", "no:cacheprovider", "--overrefusal-no-cache",
-            "--overrefusal-model", "python:overhead:PRELOADED", "--overrefusal-limit", str(limit),
-            "--overrefusal-max-new-tokens", str(max_new_tokens), "--rootdir", str(ROOT)]
-    started = time.perf_counter()
-    with open(os.devnull, "w") as sink:
-        stdout, stderr = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = sink
-        try:
-            pytest.main(args)
-        finally:
-            sys.stdout, sys.stderr = stdout, stderr
-    return time.perf_counter() - started
+    return timed_pytest([str(SUITE), "-q", "-p", "no:cacheprovider", "--overrefusal-no-cache",
+                         "--overrefusal-model", "python:overhead:PRELOADED", "--overrefusal-limit", str(limit),
+                         "--overrefusal-max-new-tokens", str(max_new_tokens), "--rootdir", str(ROOT)])
 
 
 def bare_pytest(items: int) -> float:
     """pytest's own floor: a session of `items` trivial parametrized tests, in this same process."""
-    import pytest
+    from quiet_pytest import timed_pytest
 
     with tempfile.TemporaryDirectory() as folder:
         test = Path(folder) / "test_floor.py"
         test.write_text(f"import pytest\n@pytest.mark.parametrize('i', range({items}))\ndef test_x(i):\n    pass\n")
-        started = time.perf_counter()
-        with open(os.devnull, "w") as sink:
-            stdout, stderr = sys.stdout, sys.stderr
-            sys.stdout = sys.stderr = sink
-            try:
-                pytest.main([str(test), "-q", "-p", "no:cacheprovider", "--rootdir", folder])
-            finally:
-                sys.stdout, sys.stderr = stdout, stderr
-        return time.perf_counter() - started
+        return timed_pytest([str(test), "-q", "-p", "no:cacheprovider", "--rootdir", folder])
 
 
 def compare(spec: str, limit: int, max_new_tokens: int, repeats: int) -> None:

@@ -59,20 +59,11 @@ def backend_generate(backend, prompts: list[str], max_new_tokens: int) -> float:
 
 
 def plugin_run(manifest: Path, limit: int, max_new_tokens: int) -> float:
-    import pytest
+    from quiet_pytest import timed_pytest
 
-    args = [str(manifest), "-q", "-p", "no:cacheprovider", "--overrefusal-no-cache", "--rootdir", str(ROOT),
-            "--overrefusal-model", "python:vllm_overhead:PRELOADED", "--overrefusal-limit", str(limit),
-            "--overrefusal-max-new-tokens", str(max_new_tokens)]
-    started = time.perf_counter()
-    with open(os.devnull, "w") as sink:
-        stdout, stderr = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = sink
-        try:
-            pytest.main(args)
-        finally:
-            sys.stdout, sys.stderr = stdout, stderr
-    return time.perf_counter() - started
+    return timed_pytest([str(manifest), "-q", "-p", "no:cacheprovider", "--overrefusal-no-cache",
+                         "--rootdir", str(ROOT), "--overrefusal-model", "python:vllm_overhead:PRELOADED",
+                         "--overrefusal-limit", str(limit), "--overrefusal-max-new-tokens", str(max_new_tokens)])
 
 
 def compare(model: str, suite: str, limit: int, max_new_tokens: int, repeats: int) -> None:
