@@ -10,12 +10,12 @@ and fewer, smaller batches to move in seconds. Callers pass their own values for
 """
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
+from pytest_overrefusal.backends.toy_model import one_torch_thread
 from pytest_overrefusal.errors import OverrefusalError
 
 __all__ = ["TrainingError", "train_sft", "train_dpo", "LORA_RANK"]
@@ -38,7 +38,7 @@ def train_sft(model_dir: str | Path, examples: Sequence[Mapping], out_dir: Path,
             for ex in _checked(examples, ("prompt", "completion"))]
     from trl import SFTConfig, SFTTrainer
 
-    with _one_thread(), tempfile.TemporaryDirectory(prefix="overrefusal-sft-") as scratch:
+    with one_torch_thread(), tempfile.TemporaryDirectory(prefix="overrefusal-sft-") as scratch:
         model, tokenizer = _load(model_dir)
         config = SFTConfig(completion_only_loss=True, max_length=MAX_LENGTH,
                            **_common_args(scratch, epochs, lr, batch_size, seed, "adamw"))
@@ -58,7 +58,7 @@ def train_dpo(model_dir: str | Path, pairs: Sequence[Mapping], out_dir: Path, *,
             for p in _checked(pairs, ("prompt", "chosen", "rejected"))]
     from trl import DPOConfig, DPOTrainer
 
-    with _one_thread(), tempfile.TemporaryDirectory(prefix="overrefusal-dpo-") as scratch:
+    with one_torch_thread(), tempfile.TemporaryDirectory(prefix="overrefusal-dpo-") as scratch:
         model, tokenizer = _load(model_dir)
         config = DPOConfig(beta=beta, loss_type=["sigmoid"], max_length=MAX_LENGTH,
                            **_common_args(scratch, epochs, lr, batch_size, seed, optimizer))
@@ -131,19 +131,6 @@ def _lora_config():
 
     return LoraConfig(r=LORA_RANK, lora_alpha=2 * LORA_RANK, lora_dropout=0.0, target_modules="all-linear",
                       task_type="CAUSAL_LM")
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """One torch thread: ~30x faster on the shared 2-core machines (environment.md section 3) and reproducible."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _save(model, tokenizer, model_dir: str | Path, out_dir: Path) -> Path:

@@ -346,8 +346,9 @@ def save(model, tokenizer, out_dir: Path, recipe: dict) -> None:
 
 
 @contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Training runs on exactly one torch thread: faster on small boxes and bit-reproducible."""
+def one_torch_thread() -> Iterator[None]:
+    """Training runs on exactly one torch thread: faster on small boxes (environment.md section 3) and
+    bit-reproducible. Shared with the mitigations' trainers."""
     import torch
 
     before = torch.get_num_threads()
@@ -368,7 +369,7 @@ def build_toy_model(out_dir: Path, steps: int = DEFAULT_STEPS, seed: int = 0) ->
     corpus = build_corpus(seed)
     tokenizer = train_tokenizer(corpus)
     encoded = _encode_examples(tokenizer, corpus)
-    with _one_thread():
+    with one_torch_thread():
         model = _new_model(tokenizer, seed)
         loss = train(model, encoded, [ex.sensitive for ex in corpus], tokenizer.convert_tokens_to_ids(PAD),
                      steps, seed)
