@@ -42,6 +42,12 @@ class ResponseCache:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Opening is serialised across processes: switching a new file to WAL mode takes a lock for which SQLite
+        # does not wait (busy_timeout does not apply), so two xdist workers opening at once saw "database is locked".
+        with self._file_lock(".open-lock"):
+            self._open()
+
+    def _open(self) -> None:
         try:
             self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             self._db.execute("PRAGMA busy_timeout=60000")
@@ -58,7 +64,24 @@ class ResponseCache:
                 "completion_tokens INTEGER, created REAL, checksum TEXT)")
             self._add_checksums_to_old_rows()
         except sqlite3.DatabaseError as exc:
-            raise self._damaged(str(exc)) from None
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: sqlite3.DatabaseError) -> CacheError:
+        text = str(exc).lower()
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+            # another process holds the file: not damage, and no reason to delete it
+            return CacheError(f"{self.path}: the response cache stayed locked by another process for 60 s "
+                              f"({exc}); wait for it to finish, or use --overrefusal-cache DIR")
+        return self._damaged(str(exc))
+
+    @contextlib.contextmanager
+    def _file_lock(self, suffix: str) -> Iterator[None]:
+        with open(self.path.with_suffix(suffix), "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _damaged(self, why: str) -> CacheError:
         first = " ".join(str(why).split())[:120]
@@ -101,7 +124,7 @@ class ResponseCache:
                     found[key] = Response(text=text, finish_reason=finish, prompt_tokens=ptoks or 0,
                                           completion_tokens=ctoks or 0)
         except sqlite3.DatabaseError as exc:
-            raise self._damaged(str(exc)) from None
+            raise self._failure(exc) from None
         return found
 
     def put_many(self, model: str, items: Iterable[tuple[str, Response]]) -> None:
@@ -124,12 +147,8 @@ class ResponseCache:
     def generation_lock(self) -> Iterator[None]:
         """Held while generating: a second process (an xdist worker) waits, then finds the answers cached
         instead of generating them again."""
-        with open(self.path.with_suffix(".lock"), "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with self._file_lock(".lock"):
+            yield
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -230,3 +232,30 @@ def test_cache_from_before_checksums_is_upgraded_and_kept(tmp_path):
                     "finish_reason TEXT NOT NULL, prompt_tokens INTEGER, completion_tokens INTEGER, created REAL)")
         old.execute("INSERT INTO responses VALUES ('k', 'm', 'old answer', 'stop', 1, 2, 0)")
     assert ResponseCache(path).get_many(["k"])["k"].text == "old answer"
+
+
+def _open_and_write(path: str, start: float, errors) -> None:
+    while time.time() < start:  # all processes open the fresh file at the same moment
+        pass
+    try:
+        cache = ResponseCache(Path(path))
+        cache.put_many("m", [(f"k{os.getpid()}", Response("x"))])
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        errors.put(repr(exc))
+
+
+def test_processes_opening_a_new_cache_at_once_never_see_it_as_damaged(tmp_path):
+    """Switching a new file to WAL mode does not wait for locks; unserialised, one in ~30 such races said
+    'database is locked' and was reported as a damaged cache."""
+    ctx = multiprocessing.get_context("fork")
+    errors = ctx.Queue()
+    for trial in range(8):
+        path = str(tmp_path / f"t{trial}" / "responses.sqlite")
+        start = time.time() + 0.3
+        procs = [ctx.Process(target=_open_and_write, args=(path, start, errors)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        assert errors.empty(), errors.get()
+        assert len(ResponseCache(Path(path))) == 4
