@@ -135,7 +135,16 @@ class CaseItem(SuiteItem):
         return super().repr_failure(excinfo)
 
 
-class GateItem(SuiteItem):
+class _GateReport:
+    """A gate failure is its message: rate, bound and baseline comparison, no traceback."""
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, GateFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class GateItem(_GateReport, SuiteItem):
     is_gate = True
 
     def runtest(self):
@@ -147,10 +156,6 @@ class GateItem(SuiteItem):
         if problems:
             raise GateFailure("\n".join(problems))
 
-    def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, GateFailure):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
 
 
 class PreferenceItem(SuiteItem):
@@ -195,7 +200,7 @@ class ChosenLogpItem(PreferenceItem):
         return super().repr_failure(excinfo)
 
 
-class PairGateItem(PreferenceItem):
+class PairGateItem(_GateReport, PreferenceItem):
     is_gate = True
 
     def runtest(self):
@@ -207,10 +212,6 @@ class PairGateItem(PreferenceItem):
         if problems:
             raise GateFailure("\n".join(problems))
 
-    def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, GateFailure):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
 
 
 def describe_flagged(result, flag_above: float) -> str:
