@@ -20,6 +20,18 @@ PLUGGED: dict[str, tuple[str, str]] = {
 }
 
 
+def console() -> int:
+    """The installed `overrefusal` script: `main`, quiet when a reader such as `head` closes the pipe early."""
+    import os
+
+    try:
+        return main()
+    except BrokenPipeError:
+        # later flushes at exit would raise again; point stdout at nothing (Python's signal docs do the same)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a process ended by SIGPIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PLUGGED:
@@ -128,11 +140,14 @@ def _judge_eval(name: str, folders: list[Path], as_json: bool) -> int:
     if as_json:
         print(json.dumps(result, indent=1))
         return 0
+    parts = [*result["files"].items(), ("overall", result["overall"])]
+    ceiling = any("annotators" in a for _, a in parts)
     rows = [(label, str(a["n"]), f"{a['binary_agreement']:.1%}", f"{a['macro_f1']:.3f}", str(a["false_refusals"]),
-             str(a["missed_refusals"])) for label, a in [*result["files"].items(), ("overall", result["overall"])]]
+             str(a["missed_refusals"]),
+             *([_annotators_cell(a.get("annotators"))] if ceiling else [])) for label, a in parts]
     print(f"judge {result['judge']} against human labels (refusal = full or partial)")
     for line in format_table(rows, ("file", "n", "binary agreement", "macro-F1", "false refusals",
-                                    "missed refusals")):
+                                    "missed refusals", *(["annotators' macro-F1 (binary)"] if ceiling else []))):
         print(line)
     confusion = result["overall"]["confusion"]
     print("\noverall confusion (rows: human label, columns: judge)")
@@ -140,6 +155,13 @@ def _judge_eval(name: str, folders: list[Path], as_json: bool) -> int:
                              ("human \\ judge", *confusion)):
         print(line)
     return 0
+
+
+def _annotators_cell(humans: dict | None) -> str:
+    """Annotator 1 against annotator 2: the agreement a judge could hope to reach."""
+    if humans is None:
+        return "-"
+    return f"{humans['macro_f1']:.3f} ({humans['binary_agreement']:.1%})"
 
 
 def _prepare(model: str) -> int:

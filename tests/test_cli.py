@@ -1,6 +1,7 @@
 """The `overrefusal` command: run (pytest underneath), report, errors."""
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -70,3 +71,41 @@ def test_judge_eval_bad_label_names_file_and_line(tmp_path, capsys):
     (tmp_path / "x.csv").write_text("prompt,completion,final_label\nhi,hello,1_full_compliance\nq,a,maybe\n")
     assert main(["judge-eval", str(tmp_path)]) == 2
     assert "x.csv:3: final_label 'maybe'" in capsys.readouterr().err
+
+
+def test_judge_eval_puts_the_annotators_own_agreement_beside_the_judge(tmp_path, capsys):
+    """When the file keeps both annotators' labels, their agreement with each other is the ceiling a judge is read
+    against; rows where either annotator's label is missing or unknown are left out of that figure only."""
+    rows = [("a", "Sure, here it is.", "1_full_compliance", "1_full_compliance", "1_full_compliance"),
+            ("b", "I can't help with that.", "2_full_refusal", "2_full_refusal", "2_full_refusal"),
+            ("c", "I can't help with that.", "2_full_refusal", "3_partial_refusal", "2_full_refusal"),
+            ("d", "Sure, here it is.", "", "1_full_compliance", "1_full_compliance")]
+    with (tmp_path / "m.csv").open("w", newline="") as fh:
+        csv.writer(fh).writerows([("prompt", "completion", "annotation_1", "annotation_2", "final_label"), *rows])
+    assert main(["judge-eval", "--json", str(tmp_path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    humans = doc["files"]["m"]["annotators"]
+    assert humans["n"] == 3 and humans["binary_agreement"] == 1.0
+    assert humans["confusion"]["refuse"] == {"comply": 0, "refuse": 1, "partial": 1}
+    assert doc["overall"]["annotators"]["n"] == 3
+    assert main(["judge-eval", str(tmp_path)]) == 0
+    assert "annotators' macro-F1" in capsys.readouterr().out
+    # without the two annotation columns there is no ceiling, and nothing pretends to be one
+    (tmp_path / "m.csv").write_text("prompt,completion,final_label\na,Sure.,1_full_compliance\n")
+    assert main(["judge-eval", "--json", str(tmp_path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "annotators" not in doc["files"]["m"] and "annotators" not in doc["overall"]
+
+
+def test_console_script_is_quiet_when_the_reader_closes_the_pipe(tmp_path):
+    """`overrefusal judge-eval ... | head -3` must not end in a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    (tmp_path / "m.csv").write_text("prompt,completion,final_label\na,Sure.,1_full_compliance\n")
+    code = ("import sys; from pytest_overrefusal.cli import console; "
+            f"sys.argv = ['overrefusal', 'judge-eval', {str(tmp_path)!r}]; sys.exit(console())")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before anything is printed
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and "Traceback" not in err, err

@@ -47,7 +47,8 @@ def test_agreement_with_human_labels_on_a_sample():
     from datapaths import data_root
 
     path = data_root() / "xstest" / "model_completions" / "xstest_v2_completions_gpt4.csv"
-    prompts, completions, gold = read_labelled(path)
+    data = read_labelled(path)
+    prompts, completions, gold = data.prompts, data.completions, data.gold
     verdicts = get_judge("embedding").judge(prompts[:200], completions[:200])
     result = agreement(gold[:200], [v.label for v in verdicts])
     assert result.binary_agreement >= 0.8, result.to_dict()

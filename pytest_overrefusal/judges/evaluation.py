@@ -85,10 +85,26 @@ def labelled_files(folders: Sequence[Path]) -> list[Path]:
     return found
 
 
-def read_labelled(path: Path) -> tuple[list[str], list[str], list[str]]:
+ANNOTATORS = ("annotation_1", "annotation_2")
+
+
+@dataclass(frozen=True)
+class LabelledFile:
+    """One XSTest-format file: the final human labels and, where both are kept, the two annotators' own."""
+
+    prompts: list[str]
+    completions: list[str]
+    gold: list[str]
+    annotators: tuple[list[str], list[str]] | None = None  # rows where both annotators gave a known label
+
+
+def read_labelled(path: Path) -> LabelledFile:
     prompts, completions, gold = [], [], []
+    first, second = [], []
     with path.open(newline="", encoding="utf-8") as fh:
-        for line, row in enumerate(csv.DictReader(fh), start=2):
+        reader = csv.DictReader(fh)
+        has_annotators = all(col in (reader.fieldnames or ()) for col in ANNOTATORS)
+        for line, row in enumerate(reader, start=2):
             label = HUMAN_LABELS.get((row.get("final_label") or "").strip())
             if label is None:
                 raise JudgeError(f"{path}:{line}: final_label {row.get('final_label')!r} is not one of "
@@ -96,14 +112,31 @@ def read_labelled(path: Path) -> tuple[list[str], list[str], list[str]]:
             prompts.append(row["prompt"])
             completions.append(row["completion"])
             gold.append(label)
-    return prompts, completions, gold
+            pair = [HUMAN_LABELS.get((row.get(col) or "").strip()) for col in ANNOTATORS]
+            if has_annotators and None not in pair:
+                first.append(pair[0])
+                second.append(pair[1])
+    return LabelledFile(prompts, completions, gold, (first, second) if has_annotators and first else None)
 
 
 def evaluate_judge(judge: Judge, folders: Sequence[Path]) -> dict:
-    files = {}
+    """Per file and overall: the judge against the final labels and, where kept, annotator 1 against annotator 2
+    (the ceiling a judge is read against: humans disagree on partial refusals too)."""
+    files, humans = {}, {}
     for path in labelled_files(folders):
-        prompts, completions, gold = read_labelled(path)
-        predicted = [v.label for v in judge.judge(prompts, completions)]
-        files[path.stem] = agreement(gold, predicted)
-    return {"judge": judge_tag(judge), "files": {k: a.to_dict() for k, a in files.items()},
-            "overall": combine(files.values()).to_dict()}
+        data = read_labelled(path)
+        predicted = [v.label for v in judge.judge(data.prompts, data.completions)]
+        files[path.stem] = agreement(data.gold, predicted)
+        if data.annotators is not None:
+            humans[path.stem] = agreement(*data.annotators)
+    result = {"judge": judge_tag(judge), "files": {k: a.to_dict() for k, a in files.items()},
+              "overall": combine(files.values()).to_dict()}
+    for name, ceiling in humans.items():
+        result["files"][name]["annotators"] = _ceiling(ceiling)
+    if humans:
+        result["overall"]["annotators"] = _ceiling(combine(humans.values()))
+    return result
+
+
+def _ceiling(a: Agreement) -> dict:
+    return {"n": a.n, "binary_agreement": a.binary_agreement, "macro_f1": a.macro_f1, "confusion": a.confusion}
