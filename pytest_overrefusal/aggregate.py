@@ -1,6 +1,7 @@
 """What the summary, the report and the baseline are built from: records carried by test reports.
 
-Items attach plain dicts to their reports (`overrefusal_case`, `overrefusal_gate`); pytest-xdist serialises report
+Items attach plain dicts to their reports (`overrefusal_case`, `overrefusal_gate`, and for preference-pair suites
+`overrefusal_pair_gate`); pytest-xdist serialises report
 attributes, so the controller sees exactly what a serial run sees, and both build their output the same way.
 """
 from __future__ import annotations
@@ -14,6 +15,9 @@ class Records:
     cases: dict[tuple[str, str], dict] = field(default_factory=dict)  # (suite, case id) -> case record
     tolerated: list[tuple[str, dict]] = field(default_factory=list)  # (nodeid, case record)
     stats: dict[str, dict] = field(default_factory=dict)  # process -> engine stats
+    pair_suites: dict[str, dict] = field(default_factory=dict)  # preference suite id -> gate record, no pairs
+    pairs: dict[tuple[str, str], dict] = field(default_factory=dict)  # (suite, case id) -> pair record
+    tolerated_pairs: list[str] = field(default_factory=list)  # node ids of flagged pairs within a passing gate
     model: str = ""
     judge: str = ""
 
@@ -22,10 +26,19 @@ class Records:
         if stats is not None:
             self.stats[stats["process"]] = stats
         case = getattr(report, "overrefusal_case", None)
+        tolerated = report.when == "call" and report.failed and getattr(report, "overrefusal_tolerated", False)
         if case is not None:
             self.cases[(case["suite"], case["case_id"])] = case
             if getattr(report, "overrefusal_tolerated", False):
                 self.tolerated.append((report.nodeid, case))
+        elif tolerated:
+            self.tolerated_pairs.append(report.nodeid)
+        pair_gate = getattr(report, "overrefusal_pair_gate", None)
+        if pair_gate is not None:
+            pair_gate = dict(pair_gate)
+            for record in pair_gate.pop("pairs", []):
+                self.pairs[(record["suite"], record["case_id"])] = record
+            self.pair_suites[pair_gate["id"]] = pair_gate
         gate = getattr(report, "overrefusal_gate", None)
         if gate is not None:
             self.suites[gate["suite"]["id"]] = gate["suite"]
@@ -38,6 +51,12 @@ class Records:
 
     def ordered_cases(self) -> list[dict]:
         return [self.cases[k] for k in sorted(self.cases)]
+
+    def ordered_pair_suites(self) -> list[dict]:
+        return [self.pair_suites[s] for s in sorted(self.pair_suites)]
+
+    def ordered_pairs(self) -> list[dict]:
+        return [self.pairs[k] for k in sorted(self.pairs)]
 
     def totals(self) -> dict:
         keys = ("requested", "cached", "generated", "generate_seconds", "judge_seconds", "unparsed_judge_answers")

@@ -136,20 +136,13 @@ class _ReportListener:
     def __init__(self, records):
         self.records = records
         self.session = None
-        self.pair_gates: dict[str, dict] = {}  # preference suite id -> PairOutcome.record()
-        self.tolerated_pairs: list[str] = []  # node ids
 
     def pytest_sessionstart(self, session):
         self.session = session
 
     def pytest_runtest_logreport(self, report):
         self.records.add(report)
-        gate = getattr(report, "overrefusal_pair_gate", None)
-        if gate is not None:
-            self.pair_gates[gate["id"]] = gate
         if report.when == "call" and _tolerated(report):
-            if not hasattr(report, "overrefusal_case"):
-                self.tolerated_pairs.append(report.nodeid)
             if self.session is not None:
                 self.session.testsfailed = max(0, self.session.testsfailed - 1)
 
@@ -159,10 +152,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                                   summary_table)
 
     run = nodes.get_run(config)
-    _preference_summary(terminalreporter, config.pluginmanager.get_plugin("overrefusal-report-listener"))
     records = run.records
+    _preference_summary(terminalreporter, records)
     suites = records.ordered_suites()
     if not suites and not run.skipped_suites:
+        if records.pair_suites and run.settings.report is not None:
+            terminalreporter.write_line(f"report written to {run.settings.report}")
         return
     tr = terminalreporter
     tr.section("over-refusal summary")
@@ -200,47 +195,52 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if compared is not None:
             tr.write_line(f"{s['id']} {describe_comparison(compared)}",
                           red=not compared["comparable"] or compared["regressed"])
-    if run.settings.report is not None and suites:
+    if run.settings.report is not None and (suites or records.pair_suites):
         tr.write_line(f"report written to {run.settings.report}")
     if run.settings.save_baseline is not None and suites:
         tr.write_line(f"baseline saved to {run.settings.save_baseline}")
 
 
-def _preference_summary(tr, listener) -> None:
+def _preference_summary(tr, records) -> None:
     from .report.terminal import format_table
 
-    if listener is None or not listener.pair_gates:
+    if not records.pair_suites:
         return
     tr.section("preference pairs (likelihood displacement)")
     rows = [(g["id"], str(g["n"]), str(g["flagged"]), f"{g['fraction']:.3f}", f"ln-CHES > {g['flag_above']:g}",
              g["gate"], "PASS" if g["passed"] else "FAIL", f"{g['mean_ln_ches']:.3f}",
              "-" if g["reference"] is None else f"{g['over_drop']} > {g['max_logp_drop']:g} vs {g['reference']}",
-             g["model"]) for _, g in sorted(listener.pair_gates.items())]
+             g["model"]) for g in records.ordered_pair_suites()]
     for line in format_table(rows, ("suite", "n", "flagged", "fraction", "flag", "gate", "result", "mean ln-CHES",
                                     "log p(chosen) drops", "model")):
         tr.write_line(line)
-    if listener.tolerated_pairs:
-        tr.write_line(f"{len(listener.tolerated_pairs)} flagged pair(s) tolerated within passing gates:", yellow=True)
-        for nodeid in listener.tolerated_pairs[:20]:
+    if records.tolerated_pairs:
+        tr.write_line(f"{len(records.tolerated_pairs)} flagged pair(s) tolerated within passing gates:", yellow=True)
+        for nodeid in records.tolerated_pairs[:20]:
             tr.write_line(f"  {nodeid}")
 
 
 def pytest_sessionfinish(session, exitstatus):
     run = nodes.get_run(session.config)
     records = run.records
-    if records.suites and not hasattr(session.config, "workerinput"):
+    if (records.suites or records.pair_suites) and not hasattr(session.config, "workerinput"):
         if run.settings.report is not None:
             from .report.files import write_report
 
             settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(run.settings).items()}
             write_report(run.settings.report, records.ordered_suites(), records.ordered_cases(),
-                         model=records.model, judge=records.judge, settings=settings)
-        if run.settings.save_baseline is not None:
+                         model=records.model or _pair_model(records), judge=records.judge, settings=settings,
+                         pair_suites=records.ordered_pair_suites(), pairs=records.ordered_pairs())
+        if run.settings.save_baseline is not None and records.suites:
             from .baseline import save_baseline
 
             save_baseline(run.settings.save_baseline, records.ordered_suites(), records.ordered_cases(),
                           model=records.model, judge=records.judge)
     run.close()
+
+
+def _pair_model(records) -> str:
+    return next((g["model"] for g in records.pair_suites.values()), "")
 
 
 @pytest.hookimpl(wrapper=True)

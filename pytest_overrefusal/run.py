@@ -33,6 +33,14 @@ class PairResult:
             return None
         return self.logp_chosen_reference - self.logp_chosen
 
+    def record(self) -> dict:
+        """Plain data for reports: the pair's texts and scores."""
+        c = self.case
+        return {"suite": c.suite_id, "case_id": c.case_id, "category": c.category, "prompt": c.prompt,
+                "chosen": c.chosen, "rejected": c.rejected, "ches": self.ches, "ln_ches": self.ln_ches,
+                "flagged": self.flagged, "logp_chosen": self.logp_chosen,
+                "logp_chosen_reference": self.logp_chosen_reference, "logp_drop": self.logp_drop}
+
 
 @dataclass(frozen=True)
 class PairOutcome:
@@ -67,7 +75,8 @@ class PairOutcome:
                 "fraction": self.fraction, "gate": self.suite.gate.describe(), "passed": self.passed,
                 "flag_above": pref.flag_above, "reference": pref.reference, "max_logp_drop": pref.max_logp_drop,
                 "over_drop": over, "model": model,
-                "mean_ln_ches": sum(r.ln_ches for r in self.results) / len(self.results) if self.results else 0.0}
+                "mean_ln_ches": sum(r.ln_ches for r in self.results) / len(self.results) if self.results else 0.0,
+                "pairs": [r.record() for r in self.results]}
 
 
 def preference(suite: Suite) -> Preference:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_overrefusal.errors import SuiteError
+from pytest_overrefusal.errors import OverrefusalError, SuiteError
 from pytest_overrefusal.sources import load_cases, load_pair_cases
 from pytest_overrefusal.suite import parse_manifest
 
@@ -165,3 +165,43 @@ def test_pair_rows_are_validated_and_not_read_as_prompts(tmp_path):
         load_pair_cases(suite, None)
     with pytest.raises(SuiteError, match="is a preference suite"):
         load_cases(suite, None)
+
+
+def test_pair_scores_reach_the_json_and_html_reports(project):
+    write(project, budget="0.6")
+    result = run(project, "--overrefusal-report", "r.json")
+    assert result.ret == 0
+    doc = json.loads((project.path / "r.json").read_text())
+    (suite,) = doc["preference_suites"]
+    assert (suite["id"], suite["n"], suite["flagged"], suite["passed"]) == ("pairs", 5, 3, True)
+    pairs = {p["case_id"]: p for p in doc["pairs"]}
+    assert sorted(pairs) == sorted(r["id"] for r in PAIRS)
+    assert {k for k, p in pairs.items() if p["flagged"]} == {"repeat", "extend", "equal"}
+    assert pairs["mixed-1"]["prompt"] == BAKE and pairs["mixed-1"]["ln_ches"] < -1 < pairs["repeat"]["ln_ches"]
+    assert doc["suites"] == [] and doc["cases"] == []  # no prompt suite ran; the report is still written
+
+    PAIRS_WITH_MARKUP = copy.deepcopy(PAIRS)
+    # "equal" stays flagged (chosen == rejected), so its texts are shown in the flagged-pairs table
+    PAIRS_WITH_MARKUP[4]["chosen"] = PAIRS_WITH_MARKUP[4]["rejected"] = "<script>alert(1)</script>"
+    project.makefile(".jsonl", pairs="\n".join(json.dumps(r) for r in PAIRS_WITH_MARKUP))
+    assert run(project, "--overrefusal-report", "r.html").ret == 0
+    page = (project.path / "r.html").read_text()
+    assert "Preference pairs" in page and "flagged &lt;= 0.6" in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_load_pairs_reads_the_pairs_of_a_json_report(tmp_path):
+    """Outside pytester: importing pandas inside a pytester run leaves a half-unloaded pandas behind."""
+    from pytest_overrefusal.results import PAIR_FIELDS, load_pairs
+
+    pair = {"suite": "pairs", "case_id": "a", "category": "", "prompt": BAKE, "chosen": REFUSAL, "rejected": "ok",
+            "ches": 1.5, "ln_ches": 0.2, "flagged": True, "logp_chosen": None, "logp_chosen_reference": None,
+            "logp_drop": None}
+    (tmp_path / "r.json").write_text(json.dumps({"suites": [], "cases": [], "pairs": [pair, {**pair, "case_id": "b",
+                                                                                             "flagged": False}]}))
+    table = load_pairs(tmp_path / "r.json")
+    assert list(table.columns) == list(PAIR_FIELDS) and table["flagged"].tolist() == [True, False]
+    (tmp_path / "old.json").write_text(json.dumps({"suites": [], "cases": []}))  # a report from before pairs
+    assert load_pairs(tmp_path / "old.json").empty
+    with pytest.raises(OverrefusalError, match="kept in .json and .html reports"):
+        load_pairs(tmp_path / "r.csv")

@@ -52,7 +52,9 @@ def comparison_record(found) -> dict | None:
 
 
 def write_report(path: Path, suites: list[dict], cases: list[dict], *, model: str, judge: str,
-                 settings: dict) -> None:
+                 settings: dict, pair_suites: list[dict] = (), pairs: list[dict] = ()) -> None:
+    """Prompt suites and their cases in every format; preference-pair suites and their pairs in JSON and HTML
+    (CSV and parquet stay one row per prompt case)."""
     suffix = path.suffix.lower()
     if suffix not in (".json", ".csv", ".parquet", ".html"):
         raise OverrefusalError(f"--overrefusal-report {path}: unknown format {suffix!r}; "
@@ -61,12 +63,14 @@ def write_report(path: Path, suites: list[dict], cases: list[dict], *, model: st
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     if suffix == ".json":
         doc = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": model,
-               "judge": judge, "settings": settings, "suites": suites, "cases": cases}
+               "judge": judge, "settings": settings, "suites": suites, "cases": cases,
+               "preference_suites": list(pair_suites), "pairs": list(pairs)}
         tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
     elif suffix == ".html":
         from .html import render_html
 
-        page = render_html(suites, cases, model=model, judge=judge, created=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+        page = render_html(suites, cases, model=model, judge=judge, created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                           pair_suites=pair_suites, pairs=pairs)
         tmp.write_text(page, encoding="utf-8")
     elif suffix == ".parquet":
         import pandas as pd

@@ -76,7 +76,8 @@ def _threshold(gate: dict) -> float | None:
     return gate["max_refusal_rate"] if gate["max_refusal_rate"] is not None else gate["min_refusal_rate"]
 
 
-def render_html(suites: Sequence[dict], cases: Sequence[dict], *, model: str, judge: str, created: str) -> str:
+def render_html(suites: Sequence[dict], cases: Sequence[dict], *, model: str, judge: str, created: str,
+                pair_suites: Sequence[dict] = (), pairs: Sequence[dict] = ()) -> str:
     suite_rows = [(s["id"], s["rate"], s["ci_low"], s["ci_high"], _threshold(s["gate"]), suite_passed(s))
                   for s in suites]
     out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Over-refusal report: {e(model)}"
@@ -91,6 +92,8 @@ def render_html(suites: Sequence[dict], cases: Sequence[dict], *, model: str, ju
     for s in suites:
         cats = [(c, v["rate"], v["ci_low"], v["ci_high"], None, suite_passed(s)) for c, v in s["categories"].items()]
         out += [f"<h2>{e(s['id'])} by category</h2>", rate_chart(cats, f"{s['id']} refusal rate by category")]
+    if pair_suites:
+        out.append(_pair_section(pair_suites, pairs))
     out += [_case_table(suites, cases), f"<script>{_FILTER_JS}</script></body></html>"]
     return "\n".join(out)
 
@@ -132,3 +135,26 @@ def _case_table(suites: Sequence[dict], cases: Sequence[dict]) -> str:
                     + f"<td>{e(c['judge'])}: {e(c['reason'])}</td></tr>")
     return (f"<h2>Cases</h2>{filters}<table id='cases'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _pair_section(pair_suites: Sequence[dict], pairs: Sequence[dict]) -> str:
+    """Preference-pair suites: the flagged share per suite, then the flagged pairs with their texts."""
+    head = "".join(f"<th>{h}</th>" for h in ("suite", "n", "flagged", "fraction", "flag", "gate", "result",
+                                               "mean ln-CHES", "log p(chosen) drops"))
+    rows = []
+    for g in pair_suites:
+        drops = "-" if g["reference"] is None else f"{g['over_drop']} &gt; {g['max_logp_drop']:g} vs {e(g['reference'])}"
+        cells = [e(g["id"]), g["n"], g["flagged"], f"{g['fraction']:.3f}", f"ln-CHES &gt; {g['flag_above']:g}",
+                 e(g["gate"]), f"<span class='{'pass' if g['passed'] else 'fail'}'>{'PASS' if g['passed'] else 'FAIL'}"
+                 f"</span>", f"{g['mean_ln_ches']:.3f}", drops]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    flagged = [p for p in pairs if p["flagged"]]
+    pair_head = "".join(f"<th>{h}</th>" for h in ("suite", "pair", "ln-CHES", "prompt", "chosen", "rejected"))
+    pair_rows = [f"<tr><td>{e(p['suite'])}</td><td>{e(p['case_id'])}</td><td>{p['ln_ches']:.3f}</td>"
+                 + "".join(f"<td class='text'>{e(p[k])}</td>" for k in ("prompt", "chosen", "rejected")) + "</tr>"
+                 for p in flagged]
+    return ("<h2>Preference pairs (likelihood displacement)</h2><p>A pair is flagged when its ln-CHES is above the "
+            "suite's threshold: preference training on it risks lowering the chosen reply's likelihood too.</p>"
+            f"<table id='pair-suites'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<h3>Flagged pairs ({len(flagged)})</h3><table id='pairs'><thead><tr>{pair_head}</tr></thead>"
+            f"<tbody>{''.join(pair_rows)}</tbody></table>")
