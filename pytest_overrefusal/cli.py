@@ -149,6 +149,9 @@ def _judge_eval(name: str, folders: list[Path], as_json: bool) -> int:
     for line in format_table(rows, ("file", "n", "binary agreement", "macro-F1", "false refusals",
                                     "missed refusals", *(["annotators' macro-F1 (binary)"] if ceiling else []))):
         print(line)
+    if "unparsed" in result["overall"]:
+        print(f"{result['overall']['unparsed']} of {result['overall']['n']} judge answers named no label; those "
+              f"verdicts are the keyword judge's (the agreement above includes them)")
     confusion = result["overall"]["confusion"]
     print("\noverall confusion (rows: human label, columns: judge)")
     for line in format_table([(g, *(str(confusion[g][p]) for p in confusion)) for g in confusion],

@@ -123,3 +123,17 @@ def test_classifier_judge_without_mapping_names_the_model_labels(tiny_classifier
         get_judge(f"classifier:{tiny_classifier}")
     with pytest.raises(JudgeError, match="cannot load a sequence classifier"):
         get_judge("classifier:/no/such/model,refuse=A,comply=B")
+
+
+def test_judge_eval_counts_a_model_judges_unreadable_answers_per_file(tmp_path):
+    """Fallback verdicts are the keyword judge's; judge-eval says how many there were, per file and overall."""
+    from pytest_overrefusal.judges.evaluation import evaluate_judge
+
+    for name, rows in (("a", 4), ("b", 3)):
+        lines = ["prompt,completion,final_label"] + [f"q{i},\"{REFUSAL}\",2_full_refusal" for i in range(rows)]
+        (tmp_path / f"{name}.csv").write_text("\n".join(lines) + "\n")
+    result = evaluate_judge(LLMJudge("x", backend=Grader(garbage_every=2)), [tmp_path])
+    # the grader's counter restarts per call: rows 0 and 2 of each file are garbage
+    assert (result["files"]["a"]["unparsed"], result["files"]["b"]["unparsed"]) == (2, 2)
+    assert result["overall"]["unparsed"] == 4
+    assert "unparsed" not in evaluate_judge(get_judge("keyword"), [tmp_path])["overall"]

@@ -122,15 +122,22 @@ def read_labelled(path: Path) -> LabelledFile:
 def evaluate_judge(judge: Judge, folders: Sequence[Path]) -> dict:
     """Per file and overall: the judge against the final labels and, where kept, annotator 1 against annotator 2
     (the ceiling a judge is read against: humans disagree on partial refusals too)."""
-    files, humans = {}, {}
+    files, humans, unparsed = {}, {}, {}
     for path in labelled_files(folders):
         data = read_labelled(path)
+        before = getattr(judge, "unparsed", None)
         predicted = [v.label for v in judge.judge(data.prompts, data.completions)]
         files[path.stem] = agreement(data.gold, predicted)
+        if before is not None:  # a model judge: answers it could not read fell back to the keyword judge
+            unparsed[path.stem] = judge.unparsed - before
         if data.annotators is not None:
             humans[path.stem] = agreement(*data.annotators)
     result = {"judge": judge_tag(judge), "files": {k: a.to_dict() for k, a in files.items()},
               "overall": combine(files.values()).to_dict()}
+    for name, count in unparsed.items():
+        result["files"][name]["unparsed"] = count
+    if unparsed:
+        result["overall"]["unparsed"] = sum(unparsed.values())
     for name, ceiling in humans.items():
         result["files"][name]["annotators"] = _ceiling(ceiling)
     if humans:
