@@ -205,3 +205,19 @@ def test_load_pairs_reads_the_pairs_of_a_json_report(tmp_path):
     assert load_pairs(tmp_path / "old.json").empty
     with pytest.raises(OverrefusalError, match="kept in .json and .html reports"):
         load_pairs(tmp_path / "r.csv")
+
+
+def test_two_workers_write_the_same_pair_report_as_a_serial_run(project, toy_backend):
+    from pytest_overrefusal.backends.toy_model import toy_model_dir
+
+    write(project, budget="0.6")
+    spec = f"hf:{toy_model_dir()}"
+    docs = []
+    for name, extra in (("serial", ()), ("xdist", ("-n", "2"))):
+        result = project.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider", "--overrefusal-model",
+                                              spec, "--overrefusal-report", f"{name}.json", *extra)
+        assert result.ret == 0 and result.parseoutcomes() == {"passed": 3, "tolerated": 3}
+        assert result.stdout.str().count("preference pairs (likelihood displacement)") == 1
+        doc = json.loads((project.path / f"{name}.json").read_text())
+        docs.append({k: doc[k] for k in ("preference_suites", "pairs", "model")})
+    assert docs[0] == docs[1] and len(docs[0]["pairs"]) == 5
