@@ -109,7 +109,9 @@ def pytest_runtest_makereport(item, call):
 def _attach_pair_records(item, run, call, report) -> None:
     if isinstance(item, nodes.PairGateItem):
         if item.suite_id in run.pair_outcomes:
-            report.overrefusal_pair_gate = run.pair_outcomes[item.suite_id].record(run.model_name)
+            counts = run.pair_counts.get(item.suite_id)
+            report.overrefusal_pair_gate = {**run.pair_outcomes[item.suite_id].record(run.model_name),
+                                            "scores": asdict(counts) if counts else None}
     elif isinstance(item, nodes.PairItem):
         exc = call.excinfo.value if call.excinfo is not None else None
         report.overrefusal_tolerated = isinstance(exc, nodes.PairFlagged) and exc.tolerated
@@ -214,6 +216,10 @@ def _preference_summary(tr, records) -> None:
     for line in format_table(rows, ("suite", "n", "flagged", "fraction", "flag", "gate", "result", "mean ln-CHES",
                                     "log p(chosen) drops", "model")):
         tr.write_line(line)
+    counted = [g["scores"] for g in records.pair_suites.values() if g.get("scores")]
+    if counted:
+        tr.write_line(f"pair scores: {sum(c['computed'] for c in counted)} computed, "
+                      f"{sum(c['cached'] for c in counted)} from cache")
     if records.tolerated_pairs:
         tr.write_line(f"{len(records.tolerated_pairs)} flagged pair(s) tolerated within passing gates:", yellow=True)
         for nodeid in records.tolerated_pairs[:20]:

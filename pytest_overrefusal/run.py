@@ -11,6 +11,7 @@ from .cache import ResponseCache
 from .engine import CaseResult, Engine, build_request
 from .errors import BackendError, OverrefusalError, SuiteError
 from .gates import SuiteOutcome, outcome
+from .pair_scores import ScoreCounts
 from .settings import Settings
 from .sources import load_cases, load_pair_cases
 from .suite import Case, PairCase, Preference, Suite
@@ -106,6 +107,8 @@ class OverrefusalRun:
     pair_results: dict[tuple[str, str], PairResult] = field(default_factory=dict)
     pair_outcomes: dict[str, PairOutcome] = field(default_factory=dict)
     references: dict[str, object] = field(default_factory=dict)  # reference model spec -> backend
+    pair_counts: dict[str, ScoreCounts] = field(default_factory=dict)  # preference suite id -> computed / cached
+    pair_cache: ResponseCache | None = None  # opened for pair scores when no generation ran
 
     # -- collection --------------------------------------------------------------------------------
     def add_suite(self, suite: Suite) -> list[Case] | list[PairCase]:
@@ -176,19 +179,34 @@ class OverrefusalRun:
             self.model_name = str(getattr(backend, "name", type(backend).__name__))
 
     def _score_pairs(self, backend, suite: Suite, cases: list[PairCase]) -> None:
-        from .ches import Pair, score_with_backend  # torch; only when a preference suite runs
+        from .pair_scores import cached_scores
 
         pref = preference(suite)
-        scores = score_with_backend(backend, [Pair(c.prompt, c.chosen, c.rejected, c.case_id) for c in cases])
+        cache = self._cache()
+        counts = self.pair_counts.setdefault(suite.id, ScoreCounts())
+        scores = cached_scores(cache, backend, "ches", cases, lambda todo: _ches(backend, todo), counts)
         now: list[float | None] = [None] * len(cases)
         reference: list[float | None] = [None] * len(cases)
         if pref.reference:
-            now = list(_chosen_logps(backend, cases))
-            reference = list(_chosen_logps(self._reference(pref.reference, suite.path.parent), cases))
-        for case, score, lp, ref in zip(cases, scores, now, reference):
+            ref_backend = self._reference(pref.reference, suite.path.parent)
+            now = cached_scores(cache, backend, "logp-chosen", cases, lambda todo: _chosen_logps(backend, todo),
+                                counts)
+            reference = cached_scores(cache, ref_backend, "logp-chosen", cases,
+                                      lambda todo: _chosen_logps(ref_backend, todo), counts)
+        for case, (ches, ln_ches), lp, ref in zip(cases, scores, now, reference):
             self.pair_results[(suite.id, case.case_id)] = PairResult(
-                case=case, ches=score.ches, ln_ches=score.ln_ches, flagged=score.ln_ches > pref.flag_above,
+                case=case, ches=ches, ln_ches=ln_ches, flagged=ln_ches > pref.flag_above,
                 logp_chosen=lp, logp_chosen_reference=ref)
+
+    def _cache(self) -> ResponseCache | None:
+        """The response cache, shared with generation; None when caching is off."""
+        if self.engine is not None:
+            return self.engine.cache
+        if self.settings.cache_dir is None:
+            return None
+        if self.pair_cache is None:
+            self.pair_cache = ResponseCache(Path(self.settings.cache_dir) / "responses.sqlite")
+        return self.pair_cache
 
     def _reference(self, spec_text: str, manifest_dir: Path):
         """The reference model, loaded once per spec; a relative hf: path may sit beside the manifest."""
@@ -288,10 +306,19 @@ class OverrefusalRun:
     def close(self) -> None:
         if self.engine is not None and self.engine.cache is not None:
             self.engine.cache.close()
+        if self.pair_cache is not None:
+            self.pair_cache.close()
         for backend in self.references.values():
             close = getattr(backend, "close", None)
             if callable(close):
                 close()
+
+
+def _ches(backend, cases: list[PairCase]) -> list[list[float]]:
+    from .ches import Pair, score_with_backend  # torch; only when a preference suite runs
+
+    scores = score_with_backend(backend, [Pair(c.prompt, c.chosen, c.rejected, c.case_id) for c in cases])
+    return [[s.ches, s.ln_ches] for s in scores]
 
 
 def _chosen_logps(backend, cases: list[PairCase]) -> list[float]:

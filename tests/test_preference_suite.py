@@ -208,16 +208,32 @@ def test_load_pairs_reads_the_pairs_of_a_json_report(tmp_path):
 
 
 def test_two_workers_write_the_same_pair_report_as_a_serial_run(project, toy_backend):
-    from pytest_overrefusal.backends.toy_model import toy_model_dir
-
     write(project, budget="0.6")
-    spec = f"hf:{toy_model_dir()}"
+    spec = f"hf:{toy_backend.path_or_id}"  # the built toy; "toy" would build another under this test's home
     docs = []
     for name, extra in (("serial", ()), ("xdist", ("-n", "2"))):
         result = project.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider", "--overrefusal-model",
-                                              spec, "--overrefusal-report", f"{name}.json", *extra)
+                                              spec, "--overrefusal-report", f"{name}.json", "--overrefusal-no-cache",
+                                              *extra)
         assert result.ret == 0 and result.parseoutcomes() == {"passed": 3, "tolerated": 3}
         assert result.stdout.str().count("preference pairs (likelihood displacement)") == 1
         doc = json.loads((project.path / f"{name}.json").read_text())
         docs.append({k: doc[k] for k in ("preference_suites", "pairs", "model")})
     assert docs[0] == docs[1] and len(docs[0]["pairs"]) == 5
+
+
+def test_pair_scores_are_cached_by_model_and_pair_texts(project):
+    write(project, budget="0.6")
+    first = run(project, "--overrefusal-report", "one.json", "--overrefusal-cache", "cache")
+    assert first.ret == 0 and "pair scores: 5 computed, 0 from cache" in first.stdout.str()
+    second = run(project, "--overrefusal-report", "two.json", "--overrefusal-cache", "cache")
+    assert "pair scores: 0 computed, 5 from cache" in second.stdout.str()
+    one, two = (json.loads((project.path / f"{n}.json").read_text()) for n in ("one", "two"))
+    assert one["pairs"] == two["pairs"]  # a cached score is the computed one, to the last bit (JSON floats)
+    # editing one pair's text scores that pair again, and only it
+    edited = copy.deepcopy(PAIRS)
+    edited[0]["chosen"] = "I'm sorry, I won't."
+    project.makefile(".jsonl", pairs="\n".join(json.dumps(r) for r in edited))
+    third = run(project, "--overrefusal-cache", "cache")
+    assert "pair scores: 1 computed, 4 from cache" in third.stdout.str()
+    assert "pair scores: 5 computed, 0 from cache" in run(project, "--overrefusal-no-cache").stdout.str()
