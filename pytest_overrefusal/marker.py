@@ -7,10 +7,13 @@ from pathlib import Path
 from .catalog import builtin_suites_dir, find_suites
 from .errors import SuiteError
 from .gates import SuiteOutcome, outcome
-from .sources import load_cases
+from .run import PairOutcome
+from .sources import load_cases, load_pair_cases
 from .suite import load_manifest
 
-_KEYS = {"suite", "max_refusal_rate", "min_refusal_rate", "statistic", "confidence", "limit"}
+_KEYS = {"suite", "max_refusal_rate", "min_refusal_rate", "statistic", "confidence", "limit",
+         "max_flagged_fraction"}
+_RATE_KEYS = {"max_refusal_rate", "min_refusal_rate", "statistic", "confidence"}
 
 
 def outcome_for_marker(config, run, marker, backend) -> tuple[SuiteOutcome, bool]:
@@ -26,6 +29,11 @@ def outcome_for_marker(config, run, marker, backend) -> tuple[SuiteOutcome, bool
         raise SuiteError("overrefusal marker needs suite='ID' or suite='path/to/manifest.yaml'")
     path = find_suites([ref], [builtin_suites_dir(), Path(config.rootpath) / "suites"])[ref]
     suite = run.suites.get(ref) or load_manifest(path)
+    if suite.kind == "preference":
+        return _pair_outcome(run, suite, kwargs, backend)
+    if "max_flagged_fraction" in kwargs:
+        raise SuiteError(f"overrefusal marker: max_flagged_fraction applies to preference suites only; {suite.id} "
+                         f"is a prompt suite (use max_refusal_rate or min_refusal_rate)")
     cases = load_cases(suite, run.settings.data_dir, kwargs.get("limit") or run.settings.limit)
     results = run.results_for(suite, cases, backend)
     gate_keys = {"max_refusal_rate", "min_refusal_rate", "statistic", "confidence"} & set(kwargs)
@@ -38,3 +46,17 @@ def outcome_for_marker(config, run, marker, backend) -> tuple[SuiteOutcome, bool
             overrides.setdefault("max_refusal_rate", None)
         gate = replace(gate, **overrides)
     return outcome(suite, results, gate), bool(gate_keys & {"max_refusal_rate", "min_refusal_rate"})
+
+
+def _pair_outcome(run, suite, kwargs: dict, backend):
+    """A preference suite under the marker: its pairs scored (shared with its own items), its flagged-share gate."""
+    wrong = sorted(_RATE_KEYS & set(kwargs))
+    if wrong:
+        raise SuiteError(f"overrefusal marker: {', '.join(wrong)} does not apply to preference suite {suite.id}; "
+                         f"use max_flagged_fraction")
+    cases = load_pair_cases(suite, run.settings.data_dir, kwargs.get("limit") or run.settings.limit)
+    results = run.pair_results_for(suite, cases, backend)
+    gated = "max_flagged_fraction" in kwargs
+    if gated:
+        suite = replace(suite, gate=replace(suite.gate, max_flagged_fraction=kwargs["max_flagged_fraction"]))
+    return PairOutcome(suite, tuple(results)), gated

@@ -178,6 +178,14 @@ class OverrefusalRun:
         if not self.model_name:
             self.model_name = str(getattr(backend, "name", type(backend).__name__))
 
+    def pair_results_for(self, suite: Suite, cases: list[PairCase], backend) -> list[PairResult]:
+        """Scores for a marker's preference suite; pairs its own items already scored are not scored again."""
+        self.suites.setdefault(suite.id, suite)
+        missing = [c for c in cases if (suite.id, c.case_id) not in self.pair_results]
+        if missing:
+            self._score_pairs(backend, suite, missing)
+        return [self.pair_results[(suite.id, c.case_id)] for c in cases]
+
     def _score_pairs(self, backend, suite: Suite, cases: list[PairCase]) -> None:
         from .pair_scores import cached_scores
 

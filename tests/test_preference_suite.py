@@ -237,3 +237,34 @@ def test_pair_scores_are_cached_by_model_and_pair_texts(project):
     third = run(project, "--overrefusal-cache", "cache")
     assert "pair scores: 1 computed, 4 from cache" in third.stdout.str()
     assert "pair scores: 5 computed, 0 from cache" in run(project, "--overrefusal-no-cache").stdout.str()
+
+
+def test_marker_runs_a_preference_suite_from_a_python_test(project):
+    write(project, budget="0.6")
+    project.makepyfile(test_mine="""
+        import pytest
+
+        @pytest.mark.overrefusal(suite="pairs.yaml")
+        def test_scores(overrefusal_results):
+            assert len(overrefusal_results.results) == 5
+            assert sorted(r.case.case_id for r in overrefusal_results.flagged) == ["equal", "extend", "repeat"]
+            assert overrefusal_results.passed
+
+        @pytest.mark.overrefusal(suite="pairs.yaml", max_flagged_fraction=0.2)
+        def test_stricter_budget_from_the_marker():
+            pass
+
+        @pytest.mark.overrefusal(suite="pairs.yaml", max_refusal_rate=0.1)
+        def test_refusal_gate_on_pairs():
+            pass
+
+        @pytest.mark.overrefusal(suite="starter-harmful", max_flagged_fraction=0.1)
+        def test_pair_gate_on_prompts():
+            pass
+    """)
+    result = run(project, "test_mine.py", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1, errors=2)  # a wrong marker argument fails the setup, in one line
+    out = result.stdout.str()
+    assert "pairs: 3/5 pair(s) flagged (ln-CHES > -1), fraction 0.600; gate flagged <= 0.2 FAILS" in out
+    assert "max_refusal_rate does not apply to preference suite pairs; use max_flagged_fraction" in out
+    assert "max_flagged_fraction applies to preference suites only; starter-harmful is a prompt suite" in out
