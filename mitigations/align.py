@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
 from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.jsonl import json_objects
 
 __all__ = ["AlignRecord", "AlignDataError", "COMPLIANT_ANSWER", "REFUSAL_ANSWER", "build_records",
            "write_jsonl", "read_jsonl", "load_prompts", "sft_examples", "dpo_pairs", "synthetic_pseudo_malicious",
@@ -128,20 +129,7 @@ def read_jsonl(path: Path) -> list[AlignRecord]:
 
 
 def _json_lines(path: Path) -> Iterable[tuple[int, dict]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise AlignDataError(f"{path}: cannot read ({exc.strerror}); give an existing JSONL file") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise AlignDataError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise AlignDataError(f"{path}:{number}: expected a JSON object per line")
-        yield number, row
+    return json_objects(path, AlignDataError, what="alignment records")
 
 
 # ---------------------------------------------------------------- prompt sources

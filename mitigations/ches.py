@@ -1,7 +1,6 @@
 """Filters on CHES (methods.md section 4.2) and the preference-file reader; scoring is `pytest_overrefusal.ches`."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from pytest_overrefusal.ches import (
     ChesError, ChesScore, Pair, RenderPrompt, chat_renderer, ches_from_sums, response_state_sums, score_pairs,
     score_with_backend,
 )
+from pytest_overrefusal.jsonl import json_objects
 
 # Scoring is re-exported so mitigations code and users find everything CHES in one place.
 __all__ = ["ChesError", "ChesScore", "Pair", "RenderPrompt", "chat_renderer", "ches_from_sums",
@@ -78,25 +78,7 @@ Row = dict
 
 def read_rows(path: Path) -> list[tuple[int, Row]]:
     """(line number, object) for every non-blank line of a JSONL file; a malformed line is a one-line error."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ChesError(f"{path}: cannot read preference file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ChesError(f"{path}: preference file is not UTF-8 text") from None
-    rows = []
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ChesError(f"{path}:{lineno}: invalid JSON ({exc.msg}); fix or remove the line") from None
-        if not isinstance(row, dict):
-            raise ChesError(f"{path}:{lineno}: each line must be a JSON object with prompt, chosen and rejected")
-        rows.append((lineno, row))
-    return rows
+    return list(json_objects(path, ChesError, what="preference file", fields=" with prompt, chosen and rejected"))
 
 
 def pairs_from_rows(path: Path, rows: Sequence[tuple[int, Row]], prompt: str = "prompt", chosen: str = "chosen",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence, TypeVar
 
 from .errors import SuiteError
+from .jsonl import json_objects
 from .suite import Case, PairCase, Suite
 
 Row = dict[str, object]
@@ -110,17 +111,8 @@ def read_table(path: Path) -> Iterator[Row]:
 
 
 def _jsonl(path: Path) -> Iterator[Row]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SuiteError(f"{path}:{lineno}: invalid JSON ({exc.msg}); fix or remove the line") from None
-            if not isinstance(row, dict):
-                raise SuiteError(f"{path}:{lineno}: each line must be a JSON object")
-            yield row
+    for _, row in json_objects(path, SuiteError, what="data file"):
+        yield row
 
 
 def _json_load(path: Path) -> object:

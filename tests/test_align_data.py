@@ -90,7 +90,7 @@ def test_jsonl_round_trip_and_errors_name_the_line(tmp_path):
     with pytest.raises(AlignDataError, match=r"bad\.jsonl:1: kind 'other'"):
         read_jsonl(bad)
     bad.write_text("{not json\n")
-    with pytest.raises(AlignDataError, match=r"bad\.jsonl:1: not JSON"):
+    with pytest.raises(AlignDataError, match=r"bad\.jsonl:1: invalid JSON"):
         read_jsonl(bad)
     with pytest.raises(AlignDataError, match="cannot read"):
         read_jsonl(tmp_path / "missing.jsonl")

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.jsonl import json_objects
 
 TEXT_FIELDS = ("prompt", "query", "text", "goal", "instruction", "question")
 HARMFUL_FLAGS = ("harmful", "unsafe", "is_harmful")
@@ -15,16 +15,9 @@ def read_rows(path: Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise OverrefusalError(f"{path}: no such query file; give a .jsonl, .csv or .txt file")
-    text = path.read_text(encoding="utf-8")
     if path.suffix == ".jsonl":
-        rows = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except ValueError:
-                    raise OverrefusalError(f"{path}:{number}: not a JSON object") from None
-        return rows
+        return [row for _, row in json_objects(path, what="query file")]
+    text = path.read_text(encoding="utf-8")
     if path.suffix == ".csv":
         return list(csv.DictReader(text.splitlines()))
     return [{"prompt": line.strip()} for line in text.splitlines() if line.strip()]

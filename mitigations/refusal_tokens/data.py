@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.jsonl import json_objects
 
 from .tokens import REFUSE, RESPOND, TokenScheme
 
@@ -38,18 +39,8 @@ def format_reply(scheme: TokenScheme, example: SFTExample) -> str:
 def read_examples(path: Path, refusal_label: str = REFUSE, contrast_weight: float = 0.0) -> list[SFTExample]:
     """Rows of a JSONL file (either shape above); a malformed row is an error naming the file and line."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise OverrefusalError(f"{path}: cannot read training data ({exc.strerror or exc})") from None
     pending: list[tuple[str, str, str | None, float]] = []  # (prompt, reply, label or None to infer, weight)
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise OverrefusalError(f"{path}:{number}: not a JSON object; each line needs prompt and reply") from None
+    for number, row in json_objects(path, what="training data", fields=" with prompt and reply"):
         pending += _row_examples(row, f"{path}:{number}", refusal_label, contrast_weight)
     if not pending:
         raise OverrefusalError(f"{path}: no training rows")
