@@ -25,7 +25,9 @@ def console() -> int:
     import os
 
     try:
-        return main()
+        status = main()
+        sys.stdout.flush()  # a piped stdout is block-buffered: the closed pipe may only show here
+        return status
     except BrokenPipeError:
         # later flushes at exit would raise again; point stdout at nothing (Python's signal docs do the same)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
