@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args.option)
     suites = [(s, "fix") for s in args.fix] + [(s, "keep") for s in args.keep]
 
-    records = _training_records(args)
-    _check_overlap(records, [s for s, _ in suites], args)
+    records, generated = _training_records(args)
+    records = _check_overlap(records, [s for s, _ in suites], args, generated)
     from .align import write_jsonl
     train_data = write_jsonl(records, out / "alignment.jsonl")
     print(f"training data: {len(records)} records ({sum(r.kind == 'pseudo' for r in records)} pseudo-malicious, "
@@ -131,22 +131,30 @@ def _options(pairs: list[str]) -> dict[str, str]:
 
 # ---------------------------------------------------------------- training data
 
-def _training_records(args) -> list[AlignRecord]:
-    from .align import COMPLIANT_ANSWER, answers_from_model, build_records, load_prompts, read_jsonl
+def _training_records(args) -> tuple[list[AlignRecord], set[str]]:
+    """The records, and which of their prompts a built-in generator wrote (those may be dropped, not refused)."""
+    from .align import (COMPLIANT_ANSWER, SYNTHETIC_SOURCES, answers_from_model, build_records, load_prompts,
+                        read_jsonl)
 
     data_dir = _data_dir(args)
     sources = args.train or ["synthetic-pseudo"]
     records = [r for source in sources if _is_record_file(source) for r in read_jsonl(Path(source))]
-    pseudo = [p for source in sources if not _is_record_file(source)
-              for p in load_prompts(source, data_dir=data_dir, n=args.n_train, seed=args.seed)]
+    generated: set[str] = set()
+
+    def prompts(source: str, seed: int) -> list[str]:
+        found = load_prompts(source, data_dir=data_dir, n=args.n_train, seed=seed)
+        if source in SYNTHETIC_SOURCES:
+            generated.update(found)
+        return found
+
+    pseudo = [p for source in sources if not _is_record_file(source) for p in prompts(source, args.seed)]
     if not pseudo:  # only ready-made records were given
-        return records
-    harmful = [p for source in args.harmful or ["synthetic-harmful"]
-               for p in load_prompts(source, data_dir=data_dir, n=args.n_train, seed=args.seed + 1)]
+        return records, generated
+    harmful = [p for source in args.harmful or ["synthetic-harmful"] for p in prompts(source, args.seed + 1)]
     compliant: str | dict[str, str] = (COMPLIANT_ANSWER if args.answers == "template"
                                        else answers_from_model(args.answers, pseudo, judge=args.judge or "keyword"))
     return records + build_records(pseudo, harmful, harmful_ratio=args.harmful_ratio, compliant=compliant,
-                                   seed=args.seed)
+                                   seed=args.seed), generated
 
 
 def _data_dir(args) -> Path | None:
@@ -168,20 +176,31 @@ def _is_record_file(source: str) -> bool:
     return isinstance(row, dict) and "chosen" in row and "rejected" in row
 
 
-def _check_overlap(records: list[AlignRecord], suites: list[str], args) -> None:
-    """Training on the very prompts the loop evaluates would make the after-table meaningless."""
+def _check_overlap(records: list[AlignRecord], suites: list[str], args,
+                   generated: set[str] = frozenset()) -> list[AlignRecord]:
+    """Training on the very prompts the loop evaluates would make the after-table meaningless.
+
+    A prompt a built-in generator wrote by chance close to an evaluated one is dropped, with a note; one the user
+    gave is an error, since dropping the user's data silently would change the experiment."""
     if args.allow_overlap:
-        return
+        return records
     from .align import near_duplicates, suite_cases
 
     data_dir = _data_dir(args)
     evaluated = [case.prompt for s in suites for case in suite_cases(s, data_dir)]
     clashes = near_duplicates([r.prompt for r in records], evaluated, OVERLAP_THRESHOLD)
+    dropped = {train for train, _, _ in clashes if train in generated}
+    if dropped:
+        records = [r for r in records if r.prompt not in dropped]
+        clashes = [c for c in clashes if c[0] not in dropped]
+        print(f"dropped {len(dropped)} generated training prompt(s) that nearly equal evaluated ones "
+              f"(similarity >= {OVERLAP_THRESHOLD}), e.g. {sorted(dropped)[0]!r}")
     if clashes:
         train, evaluated_prompt, ratio = max(clashes, key=lambda c: c[2])
         raise MitigateError(f"{len(clashes)} training prompt(s) (nearly) equal evaluated ones, e.g. {train!r} ~ "
                             f"{evaluated_prompt!r} (similarity {ratio:.2f}); train on other data (evolved prompts, "
                             f"another suite, synthetic-pseudo) or pass --allow-overlap")
+    return records
 
 
 # ---------------------------------------------------------------- evaluation through the plugin

@@ -147,3 +147,16 @@ def test_sft_on_the_toy_model_end_to_end(tmp_path, capsys):
     assert status == (0 if fix["passed_after"] and keep["passed_after"] else 1)
     # the adapted model is a plain folder that the plugin ran as hf:DIR
     assert table["model_after"].startswith(f"hf:{(tmp_path / 'out' / 'model').resolve()}")
+
+
+def test_generated_prompts_near_an_evaluated_one_are_dropped_not_fatal(tmp_path, fake_method, capsys):
+    """synthetic-harmful with seed 21 writes one prompt 0.81-similar to a starter-harmful one: the loop drops that
+    generated prompt and says so, where a user's own overlapping prompt stops it (see the test above)."""
+    status = _mitigate(tmp_path, "--method", "comply", "--fix", "starter-pseudo-malicious",
+                       "--keep", "starter-harmful", "--n-train", "600", "--seed", "20")
+    out = capsys.readouterr().out
+    assert status == 1  # the stand-in method breaks the keep gate; what matters is that the loop ran
+    assert "dropped 1 generated training prompt(s) that nearly equal evaluated ones" in out
+    kept = [json.loads(line)["prompt"] for line in (tmp_path / "out" / "alignment.jsonl").read_text().splitlines()]
+    dropped = out.split("e.g. ")[1].strip().splitlines()[0].strip("'\"")
+    assert kept and dropped not in kept
