@@ -109,7 +109,14 @@ def _run(args, extra: list[str]) -> int:
         pytest_args.append("--overrefusal-no-cache")
     for suite in args.suite:
         pytest_args += ["--overrefusal-suite", suite]
-    if not args.suite:
+    if args.suite:
+        # Name the manifests, so pytest collects them and does not walk the current folder (which may hold other
+        # checkouts with the same suite ids) looking for them.
+        from .catalog import find_suites
+
+        found = find_suites(args.suite, [Path.cwd() / "suites", builtin_suites_dir()])
+        pytest_args += [str(path) for path in dict.fromkeys(found.values())]
+    else:
         pytest_args.append(str(builtin_suites_dir()))
     # The package's own suites need no conftest or ini from wherever the user happens to stand.
     return int(pytest.main(["--rootdir", str(Path.cwd()), *pytest_args]))

@@ -109,3 +109,16 @@ def test_console_script_is_quiet_when_the_reader_closes_the_pipe(tmp_path):
     proc.stdout.close()  # the reader is gone before anything is printed
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141 and "Traceback" not in err, err
+
+
+def test_run_by_suite_id_uses_the_projects_suites_not_copies_below_the_current_folder(fake_model, tmp_path):
+    """`overrefusal run --suite ID` from a folder that holds, say, another checkout must not walk into it."""
+    from pytest_overrefusal.catalog import builtin_suites_dir
+
+    copy = tmp_path / "old-checkout" / "suites"
+    copy.mkdir(parents=True)
+    (copy / "starter_harmful.yaml").write_text((builtin_suites_dir() / "starter_harmful.yaml").read_text())
+    main(["run", "--model", fake_model, "--suite", "starter-harmful", "--report", str(tmp_path / "r.json"),
+          "--cache", str(tmp_path / "cache"), "-q"])
+    (suite,) = json.loads((tmp_path / "r.json").read_text())["suites"]
+    assert Path(suite["manifest"]).resolve() == (builtin_suites_dir() / "starter_harmful.yaml").resolve()
