@@ -110,12 +110,14 @@ def _run(args, extra: list[str]) -> int:
     for suite in args.suite:
         pytest_args += ["--overrefusal-suite", suite]
     if args.suite:
-        # Name the manifests, so pytest collects them and does not walk the current folder (which may hold other
-        # checkouts with the same suite ids) looking for them.
+        # Name the manifests' folders, so pytest does not walk the current folder (which may hold other checkouts
+        # with the same suite ids) looking for them; --overrefusal-suite keeps only the named ones, and node ids
+        # stay "starter_harmful.yaml::..." (a file outside the rootdir would get an empty path part).
         from .catalog import find_suites
 
         found = find_suites(args.suite, [Path.cwd() / "suites", builtin_suites_dir()])
-        pytest_args += [str(path) for path in dict.fromkeys(found.values())]
+        named = [path if Path(ref).is_file() else path.resolve().parent for ref, path in found.items()]
+        pytest_args += [str(target) for target in dict.fromkeys(named)]
     else:
         pytest_args.append(str(builtin_suites_dir()))
     # The package's own suites need no conftest or ini from wherever the user happens to stand.
