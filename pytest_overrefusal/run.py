@@ -108,7 +108,7 @@ class OverrefusalRun:
     pair_outcomes: dict[str, PairOutcome] = field(default_factory=dict)
     references: dict[str, object] = field(default_factory=dict)  # reference model spec -> backend
     pair_counts: dict[str, ScoreCounts] = field(default_factory=dict)  # preference suite id -> computed / cached
-    pair_cache: ResponseCache | None = None  # opened for pair scores when no generation ran
+    cache: ResponseCache | None = None  # one per session, shared by generation and pair scores
 
     # -- collection --------------------------------------------------------------------------------
     def add_suite(self, suite: Suite) -> list[Case] | list[PairCase]:
@@ -207,14 +207,10 @@ class OverrefusalRun:
                 logp_chosen=lp, logp_chosen_reference=ref)
 
     def _cache(self) -> ResponseCache | None:
-        """The response cache, shared with generation; None when caching is off."""
-        if self.engine is not None:
-            return self.engine.cache
-        if self.settings.cache_dir is None:
-            return None
-        if self.pair_cache is None:
-            self.pair_cache = ResponseCache(Path(self.settings.cache_dir) / "responses.sqlite")
-        return self.pair_cache
+        """The session's response cache, opened once; None when caching is off."""
+        if self.cache is None and self.settings.cache_dir is not None:
+            self.cache = ResponseCache(Path(self.settings.cache_dir) / "responses.sqlite")
+        return self.cache
 
     def _reference(self, spec_text: str, manifest_dir: Path):
         """The reference model, loaded once per spec; a relative hf: path may sit beside the manifest."""
@@ -269,10 +265,7 @@ class OverrefusalRun:
         if self.engine is None or self.engine.backend is not backend:
             from .judges.registry import get_judge
 
-            cache = None
-            if self.settings.cache_dir is not None:
-                cache = ResponseCache(Path(self.settings.cache_dir) / "responses.sqlite")
-            self.engine = Engine(backend=backend, judge=get_judge(self.settings.judge, backend), cache=cache)
+            self.engine = Engine(backend=backend, judge=get_judge(self.settings.judge, backend), cache=self._cache())
             self.model_name = str(getattr(backend, "name", type(backend).__name__))
         return self.engine
 
@@ -312,10 +305,8 @@ class OverrefusalRun:
         return f"{self.engine.judge.id}@{self.engine.judge.version}"
 
     def close(self) -> None:
-        if self.engine is not None and self.engine.cache is not None:
-            self.engine.cache.close()
-        if self.pair_cache is not None:
-            self.pair_cache.close()
+        if self.cache is not None:
+            self.cache.close()
         for backend in self.references.values():
             close = getattr(backend, "close", None)
             if callable(close):

@@ -139,11 +139,7 @@ def evaluate_judge(judge: Judge, folders: Sequence[Path]) -> dict:
     if unparsed:
         result["overall"]["unparsed"] = sum(unparsed.values())
     for name, ceiling in humans.items():
-        result["files"][name]["annotators"] = _ceiling(ceiling)
+        result["files"][name]["annotators"] = ceiling.to_dict()
     if humans:
-        result["overall"]["annotators"] = _ceiling(combine(humans.values()))
+        result["overall"]["annotators"] = combine(humans.values()).to_dict()
     return result
-
-
-def _ceiling(a: Agreement) -> dict:
-    return {"n": a.n, "binary_agreement": a.binary_agreement, "macro_f1": a.macro_f1, "confusion": a.confusion}

@@ -143,7 +143,8 @@ def _pair_section(pair_suites: Sequence[dict], pairs: Sequence[dict]) -> str:
                                                "mean ln-CHES", "log p(chosen) drops"))
     rows = []
     for g in pair_suites:
-        drops = "-" if g["reference"] is None else f"{g['over_drop']} &gt; {g['max_logp_drop']:g} vs {e(g['reference'])}"
+        drops = ("-" if g["reference"] is None
+                 else f"{g['over_drop']} &gt; {g['max_logp_drop']:g} vs {e(g['reference'])}")
         cells = [e(g["id"]), g["n"], g["flagged"], f"{g['fraction']:.3f}", f"ln-CHES &gt; {g['flag_above']:g}",
                  e(g["gate"]), f"<span class='{'pass' if g['passed'] else 'fail'}'>{'PASS' if g['passed'] else 'FAIL'}"
                  f"</span>", f"{g['mean_ln_ches']:.3f}", drops]
