@@ -126,7 +126,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def retry_delay(attempt: int, retry_after: float | None, rng: random.Random, base: float, cap: float) -> float:
     """Exponential backoff with equal jitter, in [ceiling/2, ceiling] with ceiling = min(cap, base * 2**attempt),
     spreading retries of many clients apart; never shorter than what the server asked for with Retry-After."""
-    ceiling = min(cap, base * 2.0 ** min(attempt, 60))
+    ceiling = min(cap, base * 2.0 ** min(attempt, 1000))  # 2.0 ** 1024 overflows; 60 broke the contract for tiny bases
     delay = ceiling / 2 + rng.uniform(0.0, ceiling / 2)
     return delay if retry_after is None else max(delay, retry_after)
 
