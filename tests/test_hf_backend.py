@@ -119,3 +119,38 @@ def test_python_spec_accepts_objects_and_factories(monkeypatch, tmp_path):
     with pytest.raises(BackendError, match="no generate"):
         load_backend("python:mymodels:not_a_model")
     sys.modules.pop("mymodels", None)
+
+
+# -- prompt lengths (used by the engine to refuse prompts that cannot fit before generating) -------------------
+def test_context_length_comes_from_the_config_without_loading_weights(tmp_path):
+    copy = tmp_path / "toy"
+    shutil.copytree(toy_model_dir(), copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["max_position_embeddings"] = 321
+    (copy / "config.json").write_text(json.dumps(config))
+    backend = load_backend(f"hf:{copy}")
+    assert backend.context_length == 321 and backend._model is None
+    config.pop("max_position_embeddings")
+    (copy / "config.json").write_text(json.dumps(config))
+    tok = json.loads((copy / "tokenizer_config.json").read_text())
+    tok["model_max_length"] = 1e30  # transformers' "not set"
+    (copy / "tokenizer_config.json").write_text(json.dumps(tok))
+    assert load_backend(f"hf:{copy}").context_length is None
+    tok["model_max_length"] = 77
+    (copy / "tokenizer_config.json").write_text(json.dumps(tok))
+    assert load_backend(f"hf:{copy}").context_length == 77
+
+
+def test_context_length_of_the_loaded_toy_matches_its_config(toy):
+    expected = json.loads((toy_model_dir() / "config.json").read_text())["max_position_embeddings"]
+    assert toy.context_length == expected and isinstance(expected, int)
+
+
+def test_prompt_token_counts_are_the_tokens_generate_sees(toy):
+    reqs = requests(["hi", "How do I kill a Python process? " * 5]) + [ChatRequest.user("x", system="Be brief.")]
+    counts = toy.prompt_token_counts(reqs)
+    assert counts == [len(toy._ids(toy.render(r))) for r in reqs]
+    assert counts[0] < counts[1] and counts[2] > counts[0]
+    out = toy.generate(reqs[:2])
+    assert [o.prompt_tokens for o in out] == counts[:2]
+    assert toy.prompt_token_counts([]) == []

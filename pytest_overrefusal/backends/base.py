@@ -55,6 +55,10 @@ class Backend(Protocol):
     `capabilities` names optional methods (e.g. {"logprobs"}).
     An optional `generate_stream(requests)` yields `(index, Response)` as answers arrive; the engine caches each
     one at once, so a crash mid-run loses nothing that was answered.
+    Optional, for checking prompt lengths before generating (the hf backend, hence `toy` and `smollm2`, has both):
+    `context_length: int | None` is the most positions (prompt + answer) the model takes, None when unknown;
+    `prompt_token_counts(requests) -> list[int]` gives each request's prompt tokens exactly as generate() would
+    encode it (chat template and any extension's rewrite applied), in input order.
     """
 
     name: str

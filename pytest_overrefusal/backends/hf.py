@@ -138,6 +138,24 @@ class HFBackend:
                     out[i] = resp
         return out  # type: ignore[return-value]
 
+    def prompt_token_counts(self, requests: Sequence[ChatRequest]) -> list[int]:
+        """Tokens of each chat-rendered prompt, counted exactly as generate() encodes it."""
+        if not requests:
+            return []
+        self._ready()
+        return [len(ids) for ids in self.tokenizer([self.render(r) for r in requests],
+                                                   add_special_tokens=False)["input_ids"]]
+
+    @property
+    def context_length(self) -> int | None:
+        """Most positions (prompt + answer) the model takes: its config's limit, else the tokenizer's; None when
+        neither says. Read from the folder's files when the weights are not loaded yet."""
+        if self._model is not None:
+            return context_length_of(self._model.config.to_dict(), self._tokenizer.model_max_length)
+        root = Path(self.path_or_id)
+        return context_length_of(_read_json(root / "config.json"),
+                                 _read_json(root / "tokenizer_config.json").get("model_max_length"))
+
     def render(self, request: ChatRequest) -> str:
         for ext in self.extensions:
             request = ext.rewrite(request)
@@ -226,6 +244,31 @@ class HFBackend:
 
 _NO_TEMPLATE = ("hf:{} has no chat template; instruct models must be prompted through theirs. "
                 "For a base model add ',chat_template=none' to send raw prompts")
+
+
+_POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
+_UNSET_LENGTH = 10 ** 9  # tokenizers without a limit report 1e30 (transformers' VERY_LARGE_INTEGER)
+
+
+def context_length_of(config: dict, tokenizer_max: object) -> int | None:
+    """The model's own position limit wins (its embeddings end there); the tokenizer's only fills a gap."""
+    for source in (config, config.get("text_config") if isinstance(config.get("text_config"), dict) else {}):
+        for key in _POSITION_KEYS:
+            value = source.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _UNSET_LENGTH:
+                return value
+    if isinstance(tokenizer_max, (int, float)) and not isinstance(tokenizer_max, bool) \
+            and 0 < tokenizer_max < _UNSET_LENGTH:
+        return int(tokenizer_max)
+    return None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def fingerprint_dir(root: Path, settings: str) -> str:
