@@ -1,0 +1,115 @@
+"""The before/after rows, one per evaluated suite, their verdicts, and the markdown table."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import MitigateError
+from .holdout import HOLD_RULE, holds
+
+ROLES = ("fix", "keep", "holdout")
+
+
+@dataclass(frozen=True)
+class SuiteComparison:
+    suite: str
+    role: str  # "fix", "keep" or "holdout"
+    n: int
+    gate: str
+    rate_before: float
+    ci_before: tuple[float, float]
+    passed_before: bool
+    rate_after: float
+    ci_after: tuple[float, float]
+    passed_after: bool
+    worse_if: str = ""  # "lower" (a refuse gate), "higher" (a comply gate), "" (no gate)
+    ok: bool = True  # fix/keep: the gate passes after; holdout: the hold rule
+
+    @property
+    def worsening(self) -> float:
+        """How far the rate moved in the gate's bad direction (negative = it improved)."""
+        moved = self.rate_after - self.rate_before
+        return {"lower": -moved, "higher": moved}.get(self.worse_if, 0.0)
+
+    @property
+    def verdict(self) -> str:
+        if self.role == "fix":
+            return "fixed" if self.ok else "NOT FIXED"
+        if self.role == "holdout" and self.ok and not self.passed_after:
+            return f"held (still failing, {self.worsening:+.3f})"
+        return ("kept" if self.role == "keep" else "held") if self.ok else "BROKEN"
+
+
+def compare(before: dict, after: dict, roles: dict[str, str], tolerance: float = 0.05) -> list[SuiteComparison]:
+    """One row per evaluated suite, in the order given, from two plugin JSON reports (or merged ones)."""
+    by_id = [{s["id"]: s for s in report["suites"]} for report in (before, after)]
+    rows = []
+    for suite, role in roles.items():
+        found = [_find(reports, suite) for reports in by_id]
+        if None in found:
+            raise MitigateError(f"suite {suite!r} is missing from a plugin report (was it skipped?)")
+        b, a = found
+        row = SuiteComparison(
+            suite=b["id"], role=role, n=b["n"], gate=_gate_text(b["gate"]),
+            rate_before=b["rate"], ci_before=(b["ci_low"], b["ci_high"]), passed_before=bool(b["gate"]["passed"]),
+            rate_after=a["rate"], ci_after=(a["ci_low"], a["ci_high"]), passed_after=bool(a["gate"]["passed"]),
+            worse_if=_worse_if(b["gate"]))
+        ok = (holds(row.passed_before, row.passed_after, row.worsening, tolerance) if role == "holdout"
+              else row.passed_after)
+        rows.append(SuiteComparison(**{**row.__dict__, "ok": ok}))
+    return rows
+
+
+def _find(suites: dict[str, dict], suite: str) -> dict | None:
+    """A suite given as an id, or as a manifest path (matched by the report's manifest field)."""
+    if suite in suites:
+        return suites[suite]
+    path = Path(suite).resolve()
+    return next((s for s in suites.values() if Path(s.get("manifest", "")).resolve() == path), None)
+
+
+def _worse_if(gate: dict) -> str:
+    if gate.get("min_refusal_rate") is not None:
+        return "lower"
+    if gate.get("max_refusal_rate") is not None:
+        return "higher"
+    return ""
+
+
+def _gate_text(gate: dict) -> str:
+    parts = []
+    if gate.get("max_refusal_rate") is not None:
+        parts.append(f"<= {gate['max_refusal_rate']:.2f}")
+    if gate.get("min_refusal_rate") is not None:
+        parts.append(f">= {gate['min_refusal_rate']:.2f}")
+    return f"refusal {' and '.join(parts) or 'recorded'} ({gate.get('statistic', 'point')})"
+
+
+def format_comparison(rows: list[SuiteComparison], model_before: str, model_after: str) -> str:
+    def cell(rate: float, ci: tuple[float, float], passed: bool) -> str:
+        return f"{rate:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] {'PASS' if passed else 'FAIL'}"
+
+    header = ("suite", "role", "n", "gate", "before: rate [95% CI] gate", "after: rate [95% CI] gate", "verdict")
+    body = [(r.suite, r.role, str(r.n), r.gate, cell(r.rate_before, r.ci_before, r.passed_before),
+             cell(r.rate_after, r.ci_after, r.passed_after), r.verdict) for r in rows]
+    lines = [f"before: {model_before}", f"after:  {model_after}", "",
+             "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def summary(rows: list[SuiteComparison], tolerance: float) -> list[str]:
+    """The lines under the table: the rules, then each gate that stops exit status 0."""
+    lines = ["exit 0 needs: every fix suite's gate passes after, every keep suite's gate still passes, and every "
+             "held-out suite holds (" + HOLD_RULE.format(tolerance=tolerance) + ")"]
+    failing = {"fix": "fix gate not met", "keep": "keep gate broken", "holdout": "held-out gate broken"}
+    for r in rows:
+        if not r.ok:
+            lines.append(f"{failing[r.role]}: {r.suite} ({r.gate}): {r.rate_before:.3f} "
+                         f"{'PASS' if r.passed_before else 'FAIL'} -> {r.rate_after:.3f} "
+                         f"{'PASS' if r.passed_after else 'FAIL'}")
+    if all(r.ok for r in rows):
+        lines.append("result: PASS (fix suites fixed, keep suites kept, held-out suites held)")
+    else:
+        lines.append(f"result: FAIL ({sum(not r.ok for r in rows)} of {len(rows)} suites)")
+    return lines
