@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import re
+import stat
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
-import yaml
-
+from . import safe_yaml
 from .errors import SuiteError
+from .textfiles import BOM, cap, read_text, show
 
 SCHEMA = "overrefusal-suite/1"
 _SCHEMA_LINE = re.compile(rb"^schema:\s*['\"]?overrefusal-suite/", re.MULTILINE)
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+MAX_MANIFEST_BYTES = 1 << 20  # the largest shipped one is ~1 KB; more is a mistake or an attack
 
 Expect = Literal["comply", "refuse"]
 Kind = Literal["prompts", "preference"]
@@ -52,14 +54,15 @@ class Exclusion:
 class Gate:
     max_refusal_rate: float | None = None
     min_refusal_rate: float | None = None
-    statistic: Literal["point", "wilson"] = "point"
+    statistic: Literal["point", "wilson", "adjusted"] = "point"  # adjusted: judge-adjusted interval's bound
     confidence: float = 0.95
     max_flagged_fraction: float | None = None  # preference suites: share of pairs above `ches.flag_above`
 
     def describe(self) -> str:
         if self.max_flagged_fraction is not None:
             return f"flagged <= {self.max_flagged_fraction:g}"
-        which = "rate" if self.statistic == "point" else f"{self.confidence:.0%} Wilson bound"
+        which = {"point": "rate", "adjusted": f"{self.confidence:.0%} judge-adjusted bound"}.get(
+            self.statistic, f"{self.confidence:.0%} Wilson bound")
         if self.max_refusal_rate is not None:
             return f"{which} <= {self.max_refusal_rate:g}"
         return f"{which} >= {self.min_refusal_rate:g}"
@@ -133,15 +136,23 @@ class PairCase:
         return f"{self.suite_id}[{self.case_id}]"
 
 
+def looks_like_yaml(path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml")
+
+
 def looks_like_manifest(path: Path) -> bool:
-    """Cheap check so the plugin only collects YAML files that declare the suite schema."""
-    if path.suffix not in (".yaml", ".yml"):
+    """Cheap check so the plugin only collects (and folder searches only parse) YAML files that declare the suite
+    schema in their first 4 KB. Only regular files are opened: a pipe or device would block or never end."""
+    if not looks_like_yaml(path):
         return False
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return False
         with path.open("rb") as fh:
-            return bool(_SCHEMA_LINE.search(fh.read(4096)))
+            head = fh.read(4096)
     except OSError:
         return False
+    return bool(_SCHEMA_LINE.search(head[len(BOM):] if head.startswith(BOM) else head))
 
 
 _TOP = {"schema", "id", "title", "description", "expect", "source", "columns", "where", "exclude",
@@ -159,38 +170,31 @@ _GENERATION = {"system_prompt", "max_new_tokens", "temperature"}
 def load_manifest(path: Path) -> Suite:
     """Parse and validate one manifest; any problem raises SuiteError naming the file and key."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SuiteError(f"{path}: cannot read suite manifest ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise SuiteError(f"{path}: suite manifest is not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise SuiteError(f"{path}:{where} {problem}; fix the YAML syntax") from None
-    return parse_manifest(raw, path)
+    text = read_text(path, SuiteError, "suite manifest", MAX_MANIFEST_BYTES)
+    return parse_manifest(safe_yaml.load(text, path, SuiteError), path)
 
 
 def parse_manifest(raw: Any, path: Path) -> Suite:
     v = _Validator(path)
+    if raw is None or (isinstance(raw, dict) and "schema" not in raw):
+        raise SuiteError(f"{path}: not a suite manifest: it has no 'schema: {SCHEMA}' line; add that line "
+                         f"(see the manifest format in the README)")
     top = v.mapping(raw, "manifest", _TOP)
     if top.get("schema") != SCHEMA:
-        v.fail("schema", f"must be {SCHEMA!r}, got {top.get('schema')!r}")
+        v.fail("schema", f"must be {SCHEMA!r}, got {show(top.get('schema'))}")
     sid = v.string(top, "id", required=True)
     if not _ID.match(sid):
-        v.fail("id", f"{sid!r} must be lowercase letters, digits, '.', '_' or '-'")
+        v.fail("id", f"{show(sid)} must be lowercase letters, digits, '.', '_' or '-'")
     kind = v.string(top, "kind") or "prompts"
     if kind == "preference":
         return _preference_suite(v, top, sid, path)
     if kind != "prompts":
-        v.fail("kind", f"must be 'prompts' (the default) or 'preference', got {kind!r}")
+        v.fail("kind", f"must be 'prompts' (the default) or 'preference', got {show(kind)}")
     for key in sorted(_PREFERENCE_ONLY & set(top)):
         v.fail(key, "belongs to preference suites only (add 'kind: preference')")
     expect = v.string(top, "expect", required=True)
     if expect not in ("comply", "refuse"):
-        v.fail("expect", f"must be 'comply' or 'refuse', got {expect!r}")
+        v.fail("expect", f"must be 'comply' or 'refuse', got {show(expect)}")
     return Suite(
         id=sid,
         title=v.string(top, "title") or sid,
@@ -222,7 +226,7 @@ def _preference_suite(v: "_Validator", top: dict, sid: str, path: Path) -> Suite
     ref_model = v.string(reference, "model", "reference", required=bool(reference))
     max_drop = v.number(reference, "max_logp_drop", "reference", required=bool(reference))
     if max_drop is not None and max_drop < 0:
-        v.fail("reference.max_logp_drop", f"must be >= 0 (a drop in nats), got {max_drop!r}")
+        v.fail("reference.max_logp_drop", f"must be >= 0 (a drop in nats), got {show(max_drop)}")
     return Suite(
         id=sid,
         title=v.string(top, "title") or sid,
@@ -254,10 +258,23 @@ def _source(v: "_Validator", top: dict) -> Source:
         v.fail("source", "give either 'data' (in the data mirror) or 'file' (beside the manifest), not both")
     if not (data or file or hf_id):
         v.fail("source", "needs one of 'data', 'file' or 'hf'")
+    if file:
+        _relative_inside(v, "source.file", file, "the manifest's folder; for data kept elsewhere use "
+                         "'source.data' and --overrefusal-data")
+    if data:
+        _relative_inside(v, "source.data", data, "the data folder (--overrefusal-data)")
     return Source(data=data, file=file, hf=hf_id, hf_config=v.string(hf, "config", "source.hf"),
                   hf_split=v.string(hf, "split", "source.hf") or "train",
                   hf_revision=v.string(hf, "revision", "source.hf"),
                   get_it=v.string(src, "get_it", "source"))
+
+
+def _relative_inside(v: "_Validator", key: str, value: str, folder: str) -> None:
+    """A manifest may name files only below its folder: an absolute path or '..' could read any file on the
+    machine (and send it to a model). Symlinks are checked when the file is read (sources.py)."""
+    posix, windows = PurePosixPath(value), PureWindowsPath(value)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in posix.parts or ".." in windows.parts:
+        v.fail(key, f"{show(value)} must be a relative path inside {folder}")
 
 
 def _columns(v: "_Validator", top: dict) -> Columns:
@@ -276,7 +293,7 @@ def _where(v: "_Validator", top: dict) -> tuple[tuple[str, tuple[str, ...]], ...
     for key, value in where.items():
         values = value if isinstance(value, list) else [value]
         if not isinstance(key, str) or not values or not all(isinstance(x, (str, int, float)) for x in values):
-            v.fail("where", f"entry {key!r}: {value!r} must map a column name to a value or a list of values")
+            v.fail("where", f"entry {show(key)}: {show(value)} must map a column name to a value or a list of values")
         out.append((key, tuple(str(x) for x in values)))
     return tuple(out)
 
@@ -290,7 +307,7 @@ def _exclusions(v: "_Validator", top: dict) -> tuple[Exclusion, ...]:
         entry = v.mapping(item, f"exclude[{i}]", {"id", "reason"}, required=True)
         raw_id = entry.get("id")
         if not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool):
-            v.fail(f"exclude[{i}].id", f"must be a case id, got {raw_id!r}")
+            v.fail(f"exclude[{i}].id", f"must be a case id, got {show(raw_id)}")
         reason = v.string(entry, "reason", f"exclude[{i}]", required=True)
         out.append(Exclusion(id=str(raw_id), reason=reason))
     return tuple(out)
@@ -303,11 +320,12 @@ def _gate(v: "_Validator", top: dict, expect: str) -> Gate:
     if (hi is None) == (lo is None):
         v.fail("gate", "needs exactly one of 'max_refusal_rate' or 'min_refusal_rate'")
     statistic = v.string(gate, "statistic", "gate") or "point"
-    if statistic not in ("point", "wilson"):
-        v.fail("gate.statistic", f"must be 'point' or 'wilson', got {statistic!r}")
+    if statistic not in ("point", "wilson", "adjusted"):
+        v.fail("gate.statistic",
+               f"must be 'point' or 'wilson', or 'adjusted' (the judge-adjusted bound), got {show(statistic)}")
     confidence = v.fraction(gate, "confidence", "gate")
     if confidence is not None and not 0 < confidence < 1:
-        v.fail("gate.confidence", f"must be strictly between 0 and 1, got {confidence!r}")
+        v.fail("gate.confidence", f"must be strictly between 0 and 1, got {show(confidence)}")
     return Gate(max_refusal_rate=hi, min_refusal_rate=lo, statistic=statistic,  # type: ignore[arg-type]
                 confidence=confidence if confidence is not None else 0.95)
 
@@ -316,10 +334,10 @@ def _generation(v: "_Validator", top: dict) -> Generation:
     gen = v.mapping(top.get("generation"), "generation", _GENERATION) if "generation" in top else {}
     max_new = gen.get("max_new_tokens", 128)
     if not isinstance(max_new, int) or isinstance(max_new, bool) or max_new < 1:
-        v.fail("generation.max_new_tokens", f"must be a positive integer, got {max_new!r}")
+        v.fail("generation.max_new_tokens", f"must be a positive integer, got {show(max_new)}")
     temperature = gen.get("temperature", 0.0)
     if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature < 0:
-        v.fail("generation.temperature", f"must be a number >= 0, got {temperature!r}")
+        v.fail("generation.temperature", f"must be a number >= 0, got {show(temperature)}")
     return Generation(system_prompt=v.string(gen, "system_prompt", "generation"),
                       max_new_tokens=max_new, temperature=float(temperature))
 
@@ -339,9 +357,10 @@ class _Validator:
         if not isinstance(value, dict):
             self.fail(key, f"must be a mapping, got {type(value).__name__}")
         if allowed is not None:
-            unknown = sorted(str(k) for k in value if k not in allowed)
+            unknown = sorted(cap(k if isinstance(k, str) else show(k), 40) for k in value if k not in allowed)
             if unknown:
-                self.fail(key, f"has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+                self.fail(key, f"has unknown key(s) {cap(', '.join(unknown), 160)}; "
+                               f"allowed: {', '.join(sorted(allowed))}")
         return value
 
     def string(self, mapping: dict, key: str, where: str = "", required: bool = False) -> str | None:
@@ -352,7 +371,7 @@ class _Validator:
                 self.fail(full, "is required")
             return None
         if not isinstance(value, str) or (required and not value.strip()):
-            self.fail(full, f"must be a non-empty string, got {value!r}")
+            self.fail(full, f"must be a non-empty string, got {show(value)}")
         return value
 
     def number(self, mapping: dict, key: str, where: str, required: bool = False) -> float | None:
@@ -362,7 +381,7 @@ class _Validator:
                 self.fail(f"{where}.{key}", "is required")
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            self.fail(f"{where}.{key}", f"must be a number, got {value!r}")
+            self.fail(f"{where}.{key}", f"must be a number, got {show(value)}")
         return float(value)
 
     def fraction(self, mapping: dict, key: str, where: str) -> float | None:
@@ -370,5 +389,5 @@ class _Validator:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            self.fail(f"{where}.{key}", f"must be a number between 0 and 1, got {value!r}")
+            self.fail(f"{where}.{key}", f"must be a number between 0 and 1, got {show(value)}")
         return float(value)
