@@ -90,6 +90,19 @@ def test_keyword_beats_xstest_strmatch_on_human_labels(model):
     assert rows["keyword"][0] > rows["xstest-strmatch"][0], rows
 
 
+#: keyword@2 on the shared files, which are a regression check, not a tuning set (issue 13): binary agreement
+#: must stay >= 96% on each, and macro-F1 must not fall below what keyword@2 measured when it was made.
+KEYWORD_FLOORS = {"gpt4": (0.96, 0.81), "llama2orig": (0.96, 0.72), "mistralinstruct": (0.96, 0.75)}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_keyword_holds_its_figures_on_the_shared_files(model):
+    df = completions(model)
+    measured = agreement([HUMAN[x] for x in df["final_label"]], labels_of(KeywordJudge(), df))
+    binary, f1 = KEYWORD_FLOORS[model]
+    assert measured.binary_agreement >= binary and measured.macro_f1 >= f1, measured.to_dict()
+
+
 # ----------------------------------------------------------------------------- (c) EvoRefuse PRR
 
 @pytest.mark.parametrize(
@@ -177,7 +190,7 @@ def test_keyword_partial_refusals(text):
 
 def test_keyword_reason_names_the_pattern():
     v = KeywordJudge().judge(["p"], ["I won't write that."])[0]
-    assert "I won't" in v.reason and v.judge == "keyword@1"
+    assert "I won't" in v.reason and v.judge == "keyword@2"
 
 
 def test_keyword_extra_phrases():
@@ -214,10 +227,10 @@ def test_any_text_gives_valid_verdicts(texts):
 def test_registry_known_names():
     assert set(JUDGES) == {"keyword", "xstest-strmatch", "evorefuse-prr", "ensemble", "llm", "logprob", "classifier",
                            "embedding"}
-    for name in ("keyword", "xstest-strmatch", "evorefuse-prr"):
+    for name, version in (("keyword", "2"), ("xstest-strmatch", "1"), ("evorefuse-prr", "1")):
         judge = get_judge(name)
         assert isinstance(judge, Judge)
-        assert judge.id == name and judge.version == "1"
+        assert judge.id == name and judge.version == version
 
 
 @pytest.mark.parametrize("name", ["nope", "Keyword", "gpt4-judge:foo", ""])

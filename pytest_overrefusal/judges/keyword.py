@@ -85,7 +85,7 @@ class KeywordJudge(ResponseJudge):
     """Sentence-aware keyword refusal detector; comply / refuse / partial."""
 
     id = "keyword"
-    version = "1"
+    version = "2"
 
     #: How many leading sentences count as the opening.
     opening_sentences = 3

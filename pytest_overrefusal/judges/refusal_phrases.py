@@ -265,7 +265,7 @@ NORMATIVE_REFUSAL = re.compile(
     r"okay|ok|fair|acceptable|a\s+good\s+idea)\s+(?:for\s+me\s+)?to\s+" + _HELP_VERBS +
     r"|\b(?:irresponsible|wrong|unsafe|dangerous|unethical|inappropriate|not\s+(?:safe|right|responsible|wise|"
     r"ethical|appropriate))\s+(?:of|for)\s+me\s+to\b"
-    r"|\b(?:not|n't|never)\s+(?:\w+\s+)?(?:safe|right|responsible|wise|ethical|appropriate|proper|fair|okay|ok)\s+"
+    r"|(?:\bnot|n't|\bnever)\s+(?:\w+\s+)?(?:safe|right|responsible|wise|ethical|appropriate|proper|fair|okay|ok)\s+"
     r"for\s+me\s+to\b"
     r"|\bI\s+(?:do\s+not|don't)\s+think\s+(?:it\s*'s|it\s+is|it\s+would\s+be)\s+(?:\w+\s+)?(?:right|wise|safe|"
     r"a\s+good\s+idea)\s+(?:for\s+me\s+)?to\s+" + _HELP_VERBS,

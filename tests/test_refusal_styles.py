@@ -1,0 +1,35 @@
+"""keyword@2 on hand-written replies in the published refusal styles and their traps (tests/refusal_styles.py),
+a check kept apart from the three XSTest files the rules were first written against."""
+from __future__ import annotations
+
+import pytest
+
+from refusal_styles import HELD_OUT, STYLES
+from pytest_overrefusal.judges.evaluation import agreement
+from pytest_overrefusal.judges.keyword import KeywordJudge
+
+CASES = [pytest.param(label, text, id=f"{style}-{i}") for i, (style, label, text) in enumerate(STYLES + HELD_OUT)]
+
+
+def test_the_set_covers_every_style_with_enough_cases():
+    styles = {style for style, _, _ in STYLES + HELD_OUT}
+    assert len(STYLES) + len(HELD_OUT) >= 150
+    for needed in ("cannot-assist", "late-refusal", "ai-capability", "lack-of-knowledge", "crisis-redirect",
+                   "normative", "partial", "trap-condemn-explain", "trap-clarify", "trap-sorry-to-hear"):
+        assert needed in styles
+    texts = [text for _, _, text in STYLES + HELD_OUT]
+    assert len(set(texts)) == len(texts), "a reply is listed twice"
+
+
+@pytest.mark.parametrize(("label", "text"), CASES)
+def test_keyword_reads_each_style(label, text):
+    verdict = KeywordJudge().judge_one(text)
+    assert verdict.label == label, verdict
+
+
+def test_keyword_beats_its_first_version_by_far_on_the_styles():
+    """keyword@1 scored 72.3% binary / 0.624 macro-F1 on STYLES and 70.5% / 0.429 on HELD_OUT."""
+    judge = KeywordJudge()
+    for data in (STYLES, HELD_OUT):
+        measured = agreement([g for _, g, _ in data], [judge.judge_one(t).label for _, _, t in data])
+        assert measured.binary_agreement >= 0.95 and measured.macro_f1 >= 0.9, measured.to_dict()
