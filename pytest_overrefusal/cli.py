@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     judge_eval = sub.add_parser("judge-eval", help="agreement of a judge with human labels (XSTest format)")
     judge_eval.add_argument("--judge", default="keyword")
     judge_eval.add_argument("--json", action="store_true", help="print one JSON object")
+    judge_eval.add_argument("--leave-one-out", action="store_true",
+                            help="score each file held out: any learned part is re-trained on the other files")
     judge_eval.add_argument("folders", nargs="+", type=Path)
 
     prepare = sub.add_parser("prepare", help="build/convert an embedded model into the user cache now")
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             return _report(args.path, args.categories)
         if args.command == "judge-eval":
-            return _judge_eval(args.judge, args.folders, args.json)
+            return _judge_eval(args.judge, args.folders, args.json, args.leave_one_out)
         return _prepare(args.model)
     except OverrefusalError as exc:
         print(f"overrefusal: error: {exc}", file=sys.stderr)
@@ -142,12 +144,12 @@ def _report(path: Path, categories: bool) -> int:
     return 0 if all(suite_passed(s) for s in suites) else 1
 
 
-def _judge_eval(name: str, folders: list[Path], as_json: bool) -> int:
-    from .judges.evaluation import evaluate_judge
+def _judge_eval(name: str, folders: list[Path], as_json: bool, leave_one_out: bool = False) -> int:
+    from .judges.evaluation import evaluate_judge, evaluate_leave_one_out
     from .judges.registry import get_judge
     from .report.terminal import format_table
 
-    result = evaluate_judge(get_judge(name), folders)
+    result = (evaluate_leave_one_out if leave_one_out else evaluate_judge)(get_judge(name), folders)
     if as_json:
         print(json.dumps(result, indent=1))
         return 0
@@ -155,11 +157,16 @@ def _judge_eval(name: str, folders: list[Path], as_json: bool) -> int:
     ceiling = any("annotators" in a for _, a in parts)
     rows = [(label, str(a["n"]), f"{a['binary_agreement']:.1%}", f"{a['macro_f1']:.3f}", str(a["false_refusals"]),
              str(a["missed_refusals"]),
-             *([_annotators_cell(a.get("annotators"))] if ceiling else [])) for label, a in parts]
-    print(f"judge {result['judge']} against human labels (refusal = full or partial)")
+             *([_annotators_cell(a.get("annotators"))] if ceiling else []),
+             *([_annotators_cell(a["tuned_on"])] if leave_one_out else [])) for label, a in parts]
+    print(f"judge {result['judge']} against human labels (refusal = full or partial)"
+          + (", each file held out (leave-one-file-out)" if leave_one_out else ""))
     for line in format_table(rows, ("file", "n", "binary agreement", "macro-F1", "false refusals",
-                                    "missed refusals", *(["annotators' macro-F1 (binary)"] if ceiling else []))):
+                                    "missed refusals", *(["annotators' macro-F1 (binary)"] if ceiling else []),
+                                    *(["tuned on: macro-F1 (binary)"] if leave_one_out else []))):
         print(line)
+    if leave_one_out:
+        print(result["note"])
     if "unparsed" in result["overall"]:
         print(f"{result['overall']['unparsed']} of {result['overall']['n']} judge answers named no label; those "
               f"verdicts are the keyword judge's (the agreement above includes them)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence, runtime_checkable
 
 from ..errors import JudgeError
 from .base import LABELS, Judge, judge_tag
@@ -143,3 +143,40 @@ def evaluate_judge(judge: Judge, folders: Sequence[Path]) -> dict:
     if humans:
         result["overall"]["annotators"] = combine(humans.values()).to_dict()
     return result
+
+
+@runtime_checkable
+class Trainable(Protocol):
+    """A judge with a learned part: `fit` returns a judge trained on the given human labels only."""
+
+    def fit(self, prompts: Sequence[str], completions: Sequence[str], gold: Sequence[str]) -> Judge:
+        ...
+
+
+def evaluate_leave_one_out(judge: Judge, folders: Sequence[Path]) -> dict:
+    """Every file scored twice: "tuned on" (the judge as shipped, whose learned part may have seen the file) and
+    "held out" (a learned part re-trained on the other files only). A judge without a learned part has nothing to
+    re-train, so its held-out figures are its tuned-on ones, and the result says so."""
+    paths = labelled_files(folders)
+    data = {path.stem: read_labelled(path) for path in paths}
+    learned = isinstance(judge, Trainable)
+    if learned and len(data) < 2:
+        raise JudgeError(f"--leave-one-out needs two or more labelled files, got {len(data)} in "
+                         f"{', '.join(map(str, folders))}")
+    tuned, held = {}, {}
+    for name, part in data.items():
+        tuned[name] = agreement(part.gold, [v.label for v in judge.judge(part.prompts, part.completions)])
+        if not learned:
+            held[name] = tuned[name]
+            continue
+        others = [d for other, d in data.items() if other != name]
+        fitted = judge.fit([p for d in others for p in d.prompts], [c for d in others for c in d.completions],
+                           [g for d in others for g in d.gold])
+        held[name] = agreement(part.gold, [v.label for v in fitted.judge(part.prompts, part.completions)])
+    files = {name: {**held[name].to_dict(), "tuned_on": tuned[name].to_dict()} for name in data}
+    note = ("each file's held-out figures come from the learned part trained on the other files only" if learned
+            else f"{judge_tag(judge)} has no learned part: nothing is trained on these files, so held-out figures "
+                 f"equal tuned-on ones (hand-written rules can still have been fitted to them by their author)")
+    return {"judge": judge_tag(judge), "protocol": "leave-one-file-out", "learned": learned, "note": note,
+            "files": files, "overall": {**combine(held.values()).to_dict(),
+                                        "tuned_on": combine(tuned.values()).to_dict()}}
