@@ -23,11 +23,10 @@ HOLD_RULE = ("a held-out suite holds when its gate passes after, or, if it alrea
 
 def suite_id(suite: str) -> str:
     """The id of a suite given as an id or a manifest path."""
+    from pytest_overrefusal.suite import load_manifest, looks_like_manifest
+
     path = Path(suite)
-    if path.is_file():
-        from pytest_overrefusal.suite import load_manifest
-        return load_manifest(path).id
-    return suite
+    return load_manifest(path).id if looks_like_manifest(path) else suite
 
 
 def default_holdout(exclude: set[str], data_dir: Path | None) -> list[str]:
