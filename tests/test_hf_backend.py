@@ -91,7 +91,8 @@ def test_missing_chat_template_is_an_error_unless_none(tmp_path):
     ("hf:/m,batch_size=0", "must be >= 1"),
     ("hf:/m,colour=red", "unknown option(s) colour"),
     ("hf:/m,dtype=int3", "dtype='int3'"),
-    ("hf:/definitely/not/here", "cannot load model"),
+    ("hf:/definitely/not/here", "hf:/definitely/not/here: no such folder"),
+    ("hf:no-such-org-xyz/no-such-model", "cannot load model"),  # not a path: a hub id, unreachable offline
     ("python:nosuchmodule_xyz:obj", "cannot import 'nosuchmodule_xyz'"),
     ("python:json:nothing", "has no attribute 'nothing'"),
     ("python:json", "expected python:module:attr"),

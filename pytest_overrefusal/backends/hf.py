@@ -9,7 +9,7 @@ from typing import Sequence
 from ..errors import BackendError
 from .base import ChatRequest, Response, SamplingSettings
 from .hf_extensions import KNOWN as _EXTENSION_OPTIONS, HFExtension, pop_extensions
-from .registry import ModelSpec, pop_int, reject_unknown
+from .registry import ModelSpec, pop_int, reject_unknown, shown
 
 _OPTIONS = f"dtype, batch_size, device, chat_template=none, revision, attn_implementation, {_EXTENSION_OPTIONS}"
 _DTYPES = {"float32", "bfloat16", "float16", "auto"}
@@ -35,9 +35,11 @@ class HFBackend:
                  attn_implementation: str | None = None, name: str | None = None,
                  extensions: Sequence[HFExtension] = ()):
         if chat_template not in (None, "none"):
-            raise BackendError(f"hf:{path_or_id}: chat_template={chat_template!r}; the only value is 'none'")
+            raise BackendError(f"hf:{shown(path_or_id, 200)}: chat_template={shown(chat_template, 40)!r}; "
+                               f"the only value is 'none'")
         if dtype is not None and dtype not in _DTYPES:
-            raise BackendError(f"hf:{path_or_id}: dtype={dtype!r} is not one of {', '.join(sorted(_DTYPES))}")
+            raise BackendError(f"hf:{shown(path_or_id, 200)}: dtype={shown(dtype, 40)!r} is not one of "
+                               f"{', '.join(sorted(_DTYPES))}")
         self.path_or_id = path_or_id
         self.name = name or f"hf:{path_or_id}"
         self.batch_size = batch_size
@@ -46,8 +48,10 @@ class HFBackend:
         self._device, self._dtype, self._attn = device, dtype, attn_implementation
         self.extensions = list(extensions)
         self._model = self._tokenizer = None
-        root = Path(path_or_id)
-        if root.is_dir():  # everything the cache key needs is on disk; no need to load anything yet
+        root = Path(path_or_id).expanduser()
+        if _is_local(path_or_id, root):  # everything the cache key needs is on disk; no need to load anything yet
+            check_model_folder(root, path_or_id)
+            self.path_or_id = str(root)
             self._check_template_files(root)
             self.fingerprint = fingerprint_dir(root, self._settings_tag())
         else:  # a hub id: the resolved weights only exist after loading
@@ -87,7 +91,7 @@ class HFBackend:
         except (OSError, ValueError):
             has = False
         if not has:
-            raise BackendError(_NO_TEMPLATE.format(self.path_or_id))
+            raise BackendError(_NO_TEMPLATE.format(shown(self.path_or_id, 200)))
 
     def _load(self) -> None:
         import torch
@@ -104,10 +108,11 @@ class HFBackend:
                 self.path_or_id, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **load, **model_kw)
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise BackendError(f"hf:{self.path_or_id}: cannot load model ({first}); give a local directory with "
-                               f"config.json and weights, or a hub id when the hub is reachable") from None
+            raise BackendError(f"hf:{shown(self.path_or_id, 200)}: cannot load model ({shown(first, 200)}); give a "
+                               f"local directory with config.json and weights, or a hub id when the hub is "
+                               f"reachable") from None
         if not self.raw_prompts and not tokenizer.chat_template:
-            raise BackendError(_NO_TEMPLATE.format(self.path_or_id))
+            raise BackendError(_NO_TEMPLATE.format(shown(self.path_or_id, 200)))
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -244,6 +249,40 @@ class HFBackend:
 
 _NO_TEMPLATE = ("hf:{} has no chat template; instruct models must be prompted through theirs. "
                 "For a base model add ',chat_template=none' to send raw prompts")
+
+
+_WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json", "*.pt", "*.pth",
+                    "*.h5", "*.msgpack", "*.ckpt.index")
+_FOLDER_HINT = "give the folder that holds config.json, the tokenizer files and the weights"
+
+
+def _is_local(target: str, root: Path) -> bool:
+    """A path the user typed as one (or one that exists) is checked as a folder; `org/name` may be a hub id."""
+    return root.exists() or root.is_absolute() or target.startswith((".", "~")) or "\\" in target
+
+
+def check_model_folder(root: Path, target: str) -> None:
+    """Say what `root` is when it is not a transformers model folder, before anything blames the template."""
+    where = f"hf:{shown(target, 200)}"
+    if not root.exists():
+        raise BackendError(f"{where}: no such folder; {_FOLDER_HINT}")
+    if not root.is_dir():
+        raise BackendError(f"{where} is a file, not a model folder; {_FOLDER_HINT}")
+    try:
+        names = [p.name for p in root.iterdir()]
+    except OSError as exc:
+        raise BackendError(f"{where}: cannot read the folder ({exc.strerror or exc})") from None
+    if "config.json" not in names:
+        raise BackendError(f"{where} is not a model folder: it has no config.json; {_FOLDER_HINT}")
+    try:
+        config = json.loads((root / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = None
+    if not isinstance(config, dict):
+        raise BackendError(f"{where}: its config.json is not a JSON object a model config can be read from; "
+                           f"{_FOLDER_HINT}")
+    if not any(any(root.glob(pattern)) for pattern in _WEIGHT_PATTERNS):
+        raise BackendError(f"{where} has config.json but no weights (*.safetensors or *.bin); {_FOLDER_HINT}")
 
 
 _POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")

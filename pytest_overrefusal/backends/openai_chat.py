@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from ..errors import BackendError
 from .base import ChatRequest, Response
-from .registry import ModelSpec, reject_unknown
+from .registry import ModelSpec, redact, reject_unknown, shown
 
 _OPTIONS = "concurrency, timeout, max_retries, retry_budget, backoff, max_backoff, api_key_env"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -69,21 +69,24 @@ def split_target(target: str) -> tuple[str, str]:
     at = max(target.rfind("@http://"), target.rfind("@https://"))
     model, sep, base_url = (target[:at], "@", target[at + 1:]) if at >= 0 else target.rpartition("@")
     example = "e.g. openai:gpt-4o-mini@https://api.openai.com/v1 or openai:my-model@http://127.0.0.1:8000/v1"
+    where = f"model spec openai:{shown(target)}"
     if not sep or not model.strip():
-        raise BackendError(f"model spec openai:{target}: expected openai:MODEL@BASE_URL, {example}")
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BackendError(f"model spec openai:{target}: base URL {base_url!r} must start with http:// or "
-                           f"https:// and name a host, {example}")
-    if parts.username or parts.password:
-        raise BackendError(f"model spec openai:{model}@...: the base URL holds credentials; remove them and name "
-                           f"an environment variable holding the key with api_key_env=NAME")
-    if parts.query or parts.fragment:
-        raise BackendError(f"model spec openai:{target}: base URL {base_url!r} must not have a query or fragment")
+        raise BackendError(f"{where}: expected openai:MODEL@BASE_URL, {example}")
+    url = shown(base_url.strip())
     try:
-        parts.port
-    except ValueError:
-        raise BackendError(f"model spec openai:{target}: base URL {base_url!r} has an invalid port") from None
+        parts = urlsplit(base_url.strip())
+        parts.port  # raises on a port that is not a number in range
+    except ValueError:  # an unclosed IPv6 bracket, a bad port; the parser's words may quote a password
+        raise BackendError(f"{where}: base URL {url!r} is not a valid URL (unbalanced [ ] or a port that is "
+                           f"not a number), {example}") from None
+    if parts.username or parts.password or "@" in parts.path:  # '@' after a '/': a password holding a slash
+        raise BackendError(f"model spec openai:{shown(model)}@...: the base URL holds credentials; remove them and "
+                           f"name an environment variable holding the key with api_key_env=NAME")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BackendError(f"{where}: base URL {url!r} must start with http:// or https:// and name a host, {example}")
+    if parts.query or parts.fragment:
+        raise BackendError(f"{where}: base URL {url!r} must not have a query or fragment; a key belongs in an "
+                           f"environment variable named with api_key_env=NAME")
     return model.strip(), base_url.strip().rstrip("/")
 
 
@@ -96,9 +99,10 @@ def _pop_number(options: dict[str, str], key: str, default: float, spec: object,
         value = int(raw) if integer else float(raw)
     except ValueError:
         kind = "an integer" if integer else "a number"
-        raise BackendError(f"model spec {spec}: {key}={raw!r} must be {kind}") from None
+        raise BackendError(f"model spec {shown(spec)}: {key}={shown(raw, 40)!r} must be {kind}") from None
     if not value >= minimum or value != value or value == float("inf"):
-        raise BackendError(f"model spec {spec}: {key}={raw!r} must be a finite number >= {minimum:g}")
+        raise BackendError(f"model spec {shown(spec)}: {key}={shown(raw, 40)!r} must be a finite number "
+                           f">= {minimum:g}")
     return value
 
 
@@ -250,6 +254,7 @@ class OpenAIChatBackend:
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.name = name or f"openai:{model}@{self.base_url}"
+        self._label = shown(self.name, 160)  # how messages name this backend: masked and capped
         self.concurrency, self.timeout = concurrency, timeout
         self.max_retries, self.retry_budget = max_retries, retry_budget
         self.backoff, self.max_backoff = backoff, max_backoff
@@ -305,7 +310,7 @@ class OpenAIChatBackend:
         env = self.api_key_env or "OPENAI_API_KEY"
         key = os.environ.get(env) or None
         if key is None and self.api_key_env is not None:
-            raise BackendError(f"{self.name}: the environment variable {env} named by api_key_env is not set")
+            raise BackendError(f"{self._label}: the environment variable {env} named by api_key_env is not set")
         return key
 
     async def _run_all(self, requests: list[ChatRequest], key: str | None, emit: Callable[[tuple], None],
@@ -357,13 +362,14 @@ class OpenAIChatBackend:
             except _NeverConnected as exc:
                 conn.close()
                 if not reached[0]:  # nothing answered yet: a wrong URL or a server that is not running
-                    raise BackendError(f"{self.name}: {exc}; is the server running at {self.base_url}?") from None
+                    raise BackendError(self._redact(
+                        f"{self._label}: {exc}; is the server running at {self.base_url}?", key)) from None
                 why, retry_after = f"connection failed ({exc})", None
             except _Retryable as exc:
                 why, retry_after = str(exc), exc.retry_after
             except _Fatal as exc:
                 conn.close()
-                raise BackendError(self._redact(f"{self.name}: {exc}", key)) from None
+                raise BackendError(self._redact(f"{self._label}: {exc}", key)) from None
             except (asyncio.TimeoutError, TimeoutError):
                 conn.close()
                 why, retry_after = f"no answer within timeout={self.timeout:g}s", None
@@ -376,12 +382,12 @@ class OpenAIChatBackend:
             delay = retry_delay(attempt, retry_after, self._rng, self.backoff, self.max_backoff)
             if time.monotonic() - started + delay > self.retry_budget:
                 raise BackendError(self._redact(
-                    f"{self.name}: gave up after {attempt + 1} attempt(s): waiting {delay:.1f}s more would pass "
+                    f"{self._label}: gave up after {attempt + 1} attempt(s): waiting {delay:.1f}s more would pass "
                     f"retry_budget={self.retry_budget:g}s (last: {why}); answers received so far are cached, "
                     f"rerun to resume", key))
             await asyncio.sleep(delay)
         raise BackendError(self._redact(
-            f"{self.name}: gave up after {self.max_retries + 1} attempt(s) (last: {why}); answers received so far "
+            f"{self._label}: gave up after {self.max_retries + 1} attempt(s) (last: {why}); answers received so far "
             f"are cached, rerun to resume or allow more max_retries", key))
 
     def _payload(self, request: ChatRequest) -> dict:
@@ -398,7 +404,7 @@ class OpenAIChatBackend:
 
     @staticmethod
     def _redact(message: str, key: str | None) -> str:
-        return message.replace(key, "***") if key else message
+        return redact(message.replace(key, "***") if key else message)
 
 
 def parse_completion(payload: bytes) -> Response:
