@@ -9,10 +9,12 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from datetime import datetime, timezone
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -189,6 +191,113 @@ def test_answers_another_attempt_would_repeat_fail_at_once(status, body, fragmen
     finally:
         server.close()
     assert server.counts["requests"] == 1 and "\n" not in str(err.value)
+
+
+class _RawServer:
+    """Answers every request on a new connection with `head` + `body` bytes written in pieces, then closes: an
+    HTTP/1.0 server that marks the end of the body by closing, not by Content-Length."""
+
+    def __init__(self, head: bytes, body: bytes, piece: int = 65536):
+        self.head, self.body, self.piece = head, body, piece
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.served = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                while len(body) < length:
+                    body += conn.recv(65536)
+                try:
+                    conn.sendall(self.head)
+                    for start in range(0, len(self.body), self.piece):
+                        conn.sendall(self.body[start:start + self.piece])
+                        time.sleep(0.001)  # arrive in several reads, as over a real network
+                except OSError:  # the client stopped reading (an answer past the cap)
+                    continue
+                self.served += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _big_completion(size: int) -> bytes:
+    return json.dumps(completion("a" * size)).encode()
+
+
+@pytest.mark.parametrize("size", [100_000, 1_000_000, 5_000_000])
+def test_an_answer_without_content_length_is_read_to_the_end_of_the_connection(size):
+    server = _RawServer(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+                        _big_completion(size))
+    try:
+        out = load_backend(f"openai:m@{server.url()},concurrency=1,max_retries=0").generate(requests_for(2))
+    finally:
+        server.close()
+    assert [len(r.text) for r in out] == [size, size] and server.served == 2
+
+
+def test_an_http_1_0_server_that_closes_after_each_answer_costs_no_retry():
+    body = _big_completion(10)
+    server = _RawServer(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body), body)
+    try:
+        backend = load_backend(f"openai:m@{server.url()},concurrency=1,max_retries=0")
+        out = backend.generate(requests_for(3))
+    finally:
+        server.close()
+    assert [r.text for r in out] == ["a" * 10] * 3 and backend.stats["attempts"] == 3
+
+
+def test_a_chunked_answer_of_a_megabyte_is_read_whole():
+    body = _big_completion(1_000_000)
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 50_000]), body[i:i + 50_000])
+                      for i in range(0, len(body), 50_000)) + b"0\r\n\r\n"
+    server = _RawServer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", chunks)
+    try:
+        (out,) = load_backend(f"openai:m@{server.url()},max_retries=0").generate(requests_for(1))
+    finally:
+        server.close()
+    assert len(out.text) == 1_000_000
+
+
+@pytest.mark.parametrize("framing", ["close", "length", "chunked"])
+def test_an_answer_past_the_body_cap_is_one_line_naming_the_cap(monkeypatch, framing):
+    from pytest_overrefusal.backends import openai_chat
+
+    monkeypatch.setattr(openai_chat, "_MAX_BODY", 200_000)
+    body = _big_completion(300_000)
+    head = {"close": b"HTTP/1.0 200 OK\r\n\r\n",
+            "length": b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body),
+            "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"}[framing]
+    if framing == "chunked":
+        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    server = _RawServer(head, body)
+    try:
+        with pytest.raises(BackendError) as err:
+            load_backend(f"openai:m@{server.url()},max_retries=0").generate(requests_for(1))
+    finally:
+        server.close()
+    message = str(err.value)
+    assert "200000 bytes" in message and "cap" in message and "\n" not in message and "not JSON" not in message
+
+
+def test_the_documented_body_cap_is_64_mib():
+    from pytest_overrefusal.backends import openai_chat
+
+    assert openai_chat._MAX_BODY == 64 * 1024 * 1024
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "64 MiB" in readme
 
 
 def test_unreachable_server_fails_fast():

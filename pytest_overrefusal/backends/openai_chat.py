@@ -34,7 +34,7 @@ from .registry import ModelSpec, redact, reject_unknown, shown
 _OPTIONS = "concurrency, timeout, max_retries, retry_budget, backoff, max_backoff, api_key_env"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RETRY_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
-_MAX_BODY = 32 * 1024 * 1024
+_MAX_BODY = 64 * 1024 * 1024  # one answer's bytes, however framed; README's openai section documents it
 # What the server says about why it stopped -> the engine's three finish reasons. A content filter ended the answer
 # on purpose, so it is a complete ("stop") answer whose (possibly empty) text the judge sees as is.
 _FINISH = {"stop": "stop", "eos": "stop", "end_turn": "stop", "content_filter": "stop", "tool_calls": "stop",
@@ -190,7 +190,9 @@ class _Connection:
         await self.writer.drain()
         status, answer_headers = await self._read_head()
         payload = await self._read_body(answer_headers)
-        if answer_headers.get("connection", "").lower() == "close":
+        # HTTP/1.0 closes after each answer unless it says keep-alive; reusing it would cost a retry
+        persistent = "keep-alive" if answer_headers.get(":version") == "HTTP/1.1" else "close"
+        if answer_headers.get("connection", persistent).lower() == "close":
             self.close()
         return status, answer_headers, payload
 
@@ -206,7 +208,7 @@ class _Connection:
         while True:
             raw = await self.reader.readline()
             if raw in (b"\r\n", b"\n"):
-                return int(fields[1]), headers
+                return int(fields[1]), {**headers, ":version": fields[0].strip()}
             if not raw or len(headers) > 200:
                 raise ConnectionResetError("the connection dropped inside the answer's headers")
             name, _, value = raw.decode("latin-1").partition(":")
@@ -215,28 +217,43 @@ class _Connection:
     async def _read_body(self, headers: dict[str, str]) -> bytes:
         assert self.reader is not None
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            chunks = []
+            chunks, total = [], 0
             while True:
                 size = int((await self.reader.readline()).split(b";")[0].strip() or b"0", 16)
                 if size == 0:
                     while (await self.reader.readline()) not in (b"\r\n", b"\n", b""):
                         pass  # trailers
                     return b"".join(chunks)
-                chunks.append(await self.reader.readexactly(size + 2))
-                chunks[-1] = chunks[-1][:-2]
+                total += size
+                if total > _MAX_BODY:
+                    raise _Fatal(_too_long("its chunks add up to more"))
+                chunks.append((await self.reader.readexactly(size + 2))[:-2])
         if "content-length" in headers:
             length = int(headers["content-length"])
             if length > _MAX_BODY:
-                raise _Fatal(f"the answer is {length} bytes long; a chat completion is far smaller")
+                raise _Fatal(_too_long(f"it announces {length} bytes"))
             return await self.reader.readexactly(length)
-        body = await self.reader.read(_MAX_BODY)  # no length: the body runs to the end of the connection
+        # No length: the body runs to the end of the connection, which may take many reads.
+        body = bytearray()
+        while True:
+            piece = await self.reader.read(min(1 << 20, _MAX_BODY + 1 - len(body)))
+            if not piece:
+                break
+            body += piece
+            if len(body) > _MAX_BODY:
+                raise _Fatal(_too_long("it runs on past that without ending"))
         self.close()
-        return body
+        return bytes(body)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
+
+
+def _too_long(why: str) -> str:
+    return (f"the answer is larger than the {_MAX_BODY} bytes ({_MAX_BODY / 2 ** 20:g} MiB) cap on one chat completion ({why}); is the base URL "
+            f"an OpenAI-compatible chat-completions server?")
 
 
 # -- the backend ----------------------------------------------------------------------------------------------

@@ -51,7 +51,12 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": 
 _FENCE = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)", re.DOTALL)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 # Quoted speech ('"I won't," she said') is not the model's own voice.
-_QUOTED = re.compile(r'(?<![\w])"[^"\n]{0,200}\bI\b[^"\n]{0,200}"(?![\w])')
+_QUOTED = re.compile(r'(?<![\w])"([^"\n]{1,400})"(?![\w])')
+_FIRST_PERSON = re.compile(r"\bI\b")
+
+
+def _unquote(match: re.Match[str]) -> str:
+    return " [quote] " if _FIRST_PERSON.search(match.group(1)) else match.group(0)
 _SENT_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
 
 
@@ -59,7 +64,8 @@ def _normalise(text: str) -> str:
     text = strip_thinking(text or "").translate(_QUOTES)
     text = _FENCE.sub(" [code] ", text)
     text = _INLINE_CODE.sub(" [code] ", text)
-    text = _QUOTED.sub(" [quote] ", text)
+    if '"' in text:
+        text = _QUOTED.sub(_unquote, text)
     return text
 
 
