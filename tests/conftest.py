@@ -2,6 +2,19 @@ import os
 
 import pytest
 
+# Boundary fuzzing (tests/test_fuzz_boundary.py; see tests/fuzz/__init__.py). Registered only: other property tests
+# keep hypothesis' defaults. fuzz-short runs in the normal test command (fixed seed, no shrinking, ~2 min in all);
+# fuzz-long is chosen with OVERREFUSAL_FUZZ=long or --hypothesis-profile=fuzz-long.
+try:
+    from hypothesis import HealthCheck, Phase, settings
+except ImportError:  # an environment without the dev extra runs no property tests
+    pass
+else:
+    _FUZZ = dict(deadline=None, database=None, print_blob=True, suppress_health_check=list(HealthCheck))
+    settings.register_profile("fuzz-short", max_examples=14, derandomize=True,
+                              phases=(Phase.explicit, Phase.generate), **_FUZZ)
+    settings.register_profile("fuzz-long", max_examples=400, **_FUZZ)
+
 # Two torch threads on a loaded 2-core machine run ~30x slower than one (environment.md, section 3).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
