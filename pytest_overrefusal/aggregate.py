@@ -18,6 +18,7 @@ class Records:
     pair_suites: dict[str, dict] = field(default_factory=dict)  # preference suite id -> gate record, no pairs
     pairs: dict[tuple[str, str], dict] = field(default_factory=dict)  # (suite, case id) -> pair record
     tolerated_pairs: list[str] = field(default_factory=list)  # node ids of flagged pairs within a passing gate
+    errors: dict[str, dict] = field(default_factory=dict)  # suite id -> {"id", "error", "model"}: not evaluated
     model: str = ""
     judge: str = ""
 
@@ -25,6 +26,9 @@ class Records:
         stats = getattr(report, "overrefusal_stats", None)
         if stats is not None:
             self.stats[stats["process"]] = stats
+        error = getattr(report, "overrefusal_suite_error", None)
+        if error is not None:
+            self.errors.setdefault(error["id"], error)
         case = getattr(report, "overrefusal_case", None)
         tolerated = report.when == "call" and report.failed and getattr(report, "overrefusal_tolerated", False)
         if case is not None:
@@ -48,6 +52,13 @@ class Records:
 
     def ordered_suites(self) -> list[dict]:
         return [self.suites[s] for s in sorted(self.suites)]
+
+    def ordered_errors(self) -> list[dict]:
+        return [self.errors[s] for s in sorted(self.errors)]
+
+    def skipped_too_long(self) -> dict[str, int]:
+        """Suite id -> cases skipped because their prompt does not fit the model's context."""
+        return {s["id"]: len(s["skipped_too_long"]) for s in self.ordered_suites() if s.get("skipped_too_long")}
 
     def ordered_cases(self) -> list[dict]:
         return [self.cases[k] for k in sorted(self.cases)]

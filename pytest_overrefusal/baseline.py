@@ -46,7 +46,38 @@ def load_baseline(path: Path) -> Baseline:
         raise BaselineError(f"--overrefusal-baseline {path}: not JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("suites"), dict):
         raise BaselineError(f"--overrefusal-baseline {path}: not a {SCHEMA} file")
+    problem = _structure_problem(doc["suites"])
+    if problem:
+        raise BaselineError(f"--overrefusal-baseline {path}: {problem}; save a new one with "
+                            f"--overrefusal-save-baseline")
     return Baseline(path=Path(path), model=str(doc.get("model")), judge=str(doc.get("judge")), suites=doc["suites"])
+
+
+def _structure_problem(suites: dict) -> str:
+    """What compare() and incompatibility() would trip over, checked once when the file is loaded."""
+    def kind(value) -> str:
+        return {dict: "an object", list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+
+    for sid, saved in suites.items():
+        where = f"suites[{_short(sid)}]"
+        if not isinstance(saved, dict):
+            return f"{where} must be an object with 'generation' and 'cases', got {kind(saved)}"
+        if not isinstance(saved.get("generation"), dict):
+            return f"{where}.generation must be an object, got {kind(saved.get('generation'))}"
+        cases = saved.get("cases")
+        if not isinstance(cases, dict):
+            return f"{where}.cases must be an object mapping case ids to verdicts, got {kind(cases)}"
+        for cid, verdict in cases.items():
+            if not isinstance(verdict, dict) or not isinstance(verdict.get("refused"), bool):
+                return f"{where}.cases[{_short(cid)}] must be an object with a true/false 'refused'"
+            if not isinstance(verdict.get("category"), (str, type(None))):
+                return f"{where}.cases[{_short(cid)}].category must be a string or null"
+    return ""
+
+
+def _short(value) -> str:
+    text = repr(str(value))
+    return text if len(text) <= 60 else text[:57] + "...'"
 
 
 def generation_settings(suite: Suite, max_new_tokens: int | None) -> dict:

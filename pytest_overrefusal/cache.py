@@ -41,15 +41,57 @@ def row_checksum(key: str, text: str, finish_reason: str) -> str:
 class ResponseCache:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Opening is serialised across processes: switching a new file to WAL mode takes a lock for which SQLite
-        # does not wait (busy_timeout does not apply), so two xdist workers opening at once saw "database is locked".
-        with self._file_lock(".open-lock"):
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Opening is serialised across processes: switching a new file to WAL mode takes a lock for which
+            # SQLite does not wait (busy_timeout does not apply), so two xdist workers opening at once saw
+            # "database is locked".
+            with self._file_lock(".open-lock"):
+                self._open_checked()
+        except OSError as exc:
+            raise self._unwritable(exc.filename or self.path.parent, exc.strerror or str(exc)) from None
+
+    def _open_checked(self) -> None:
+        """Open, and prove a write goes through before anything is generated; on failure close and remove the
+        -wal/-shm files this open created (SQLite gives them the database's permissions, so a read-only database
+        left read-only ones that broke later runs too)."""
+        created = [p for p in (self._side("-wal"), self._side("-shm")) if not p.exists()]
+        try:
             self._open()
+            self._probe_write()
+        except BaseException:
+            db = getattr(self, "_db", None)
+            if db is not None:
+                db.close()
+            for side in created:
+                with contextlib.suppress(OSError):
+                    side.unlink()
+            raise
+
+    def _side(self, suffix: str) -> Path:
+        return self.path.with_name(self.path.name + suffix)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+
+    def _probe_write(self) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT OR REPLACE INTO responses (key, model, text, finish_reason) "
+                                 "VALUES ('~probe', '', '', 'stop')")
+            finally:
+                self._db.execute("ROLLBACK")
+        except sqlite3.DatabaseError as exc:
+            raise self._failure(exc) from None
+
+    def _unwritable(self, where, why: str) -> CacheError:
+        return CacheError(f"{where}: the response cache cannot be written ({why}); make it writable (chmod u+w), "
+                          f"or use --overrefusal-cache DIR or --overrefusal-no-cache")
 
     def _open(self) -> None:
         try:
-            self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            self._db = self._connect()
             self._db.execute("PRAGMA busy_timeout=60000")
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a killed process (only an OS crash could drop the last commits) and
@@ -72,6 +114,8 @@ class ResponseCache:
             # another process holds the file: not damage, and no reason to delete it
             return CacheError(f"{self.path}: the response cache stayed locked by another process for 60 s "
                               f"({exc}); wait for it to finish, or use --overrefusal-cache DIR")
+        if "readonly" in text or "read-only" in text or "disk is full" in text or "unable to open" in text:
+            return self._unwritable(self.path, " ".join(str(exc).split())[:120])
         return self._damaged(str(exc))
 
     @contextlib.contextmanager
@@ -134,14 +178,18 @@ class ResponseCache:
                 for k, r in items if r.finish_reason != "error"]  # errors are retried next run
         if not rows:
             return
-        self._db.execute("BEGIN IMMEDIATE")  # one transaction per chunk: all of it or none
         try:
-            self._db.executemany("INSERT OR REPLACE INTO responses (key, model, text, finish_reason, prompt_tokens, "
-                                 "completion_tokens, created, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")  # one transaction per chunk: all of it or none
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO responses (key, model, text, finish_reason, "
+                                     "prompt_tokens, completion_tokens, created, checksum) "
+                                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise self._failure(exc) from None
 
     @contextlib.contextmanager
     def generation_lock(self) -> Iterator[None]:

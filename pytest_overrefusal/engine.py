@@ -1,15 +1,17 @@
 """Batch run: cases -> (cache) -> backend.generate -> judge -> results. Items only look results up."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from .backends.base import ChatRequest, Response, SamplingSettings
-from .cache import ResponseCache, request_key
-from .errors import BackendError
+from .cache import CacheError, ResponseCache, request_key
+from .errors import BackendError, JudgeError, OverrefusalError
 from .judges.base import Judge, Verdict
+from .report.terminal import one_line
 from .suite import Case, Suite
 
 
@@ -44,6 +46,30 @@ def build_request(case: Case, suite: Suite, max_new_tokens: int | None = None) -
     return ChatRequest.user(case.prompt, system=gen.system_prompt, sampling=sampling)
 
 
+class GenerationFailed(BackendError):
+    """A batch failed (the model raised, answered wrongly, ran out of memory, a server gave up). Raised once;
+    `partial` holds the judged results of the jobs answered before it (kept in the cache too)."""
+
+    def __init__(self, message: str, partial: Sequence[CaseResult] = ()):
+        super().__init__(message)
+        self.partial = list(partial)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one engine run produced: results for the jobs that were answered, the jobs skipped because their
+    prompt does not fit the model's context (job index -> why), and the failure that stopped generation."""
+
+    results: list[CaseResult]
+    too_long: dict[int, str]
+    failure: GenerationFailed | None = None
+
+
+# A prompt over this many characters per context position is too long without tokenizing it (no shipped
+# tokenizer averages 32 characters per token; tokenizing a 5 MB prompt takes longer than the check is worth).
+CHARS_PER_TOKEN_CAP = 32
+
+
 @dataclass
 class Engine:
     backend: object
@@ -53,26 +79,52 @@ class Engine:
     stats: RunStats = field(default_factory=RunStats)
 
     def run(self, jobs: Sequence[tuple[Case, ChatRequest]]) -> list[CaseResult]:
+        """Results in job order; a failure is raised (with the partial results) rather than returned."""
+        found = self.evaluate(jobs)
+        if found.failure is not None:
+            raise found.failure
+        return found.results
+
+    def evaluate(self, jobs: Sequence[tuple[Case, ChatRequest]]) -> Evaluation:
+        """Look every job up in the cache, skip prompts longer than the model's context, generate the rest batch
+        by batch (suite by suite, so a failure leaves whole suites behind it), judge what was answered."""
         requests = [req for _, req in jobs]
-        responses, cached = self._responses(requests)
+        groups = [case.suite_id for case, _ in jobs]
+        responses, cached, too_long, failure = self._responses(requests, groups)
+        answered = [i for i, r in enumerate(responses) if r is not None]
         started = time.perf_counter()
-        verdicts = self.judge.judge([c.prompt for c, _ in jobs], [r.text for r in responses])
+        verdicts = self._judge([jobs[i][0].prompt for i in answered], [responses[i].text for i in answered])
         self.stats.judge_seconds += time.perf_counter() - started
         self.stats.unparsed_judge_answers = int(getattr(self.judge, "unparsed", 0))
-        return [CaseResult(case=c, request=req, response=resp, verdict=v, cached=hit)
-                for (c, req), resp, v, hit in zip(jobs, responses, verdicts, cached)]
+        results = [CaseResult(case=jobs[i][0], request=jobs[i][1], response=responses[i], verdict=v,
+                              cached=cached[i]) for i, v in zip(answered, verdicts)]
+        if failure is not None:
+            failure = GenerationFailed(str(failure), results)
+        return Evaluation(results, too_long, failure)
 
-    def _responses(self, requests: Sequence[ChatRequest]) -> tuple[list[Response], list[bool]]:
+    def _judge(self, prompts: list[str], texts: list[str]) -> list[Verdict]:
+        if not prompts:
+            return []
+        try:
+            return self.judge.judge(prompts, texts)
+        except OverrefusalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a judge's own failure is one line, not a traceback per item
+            raise JudgeError(f"judge {getattr(self.judge, 'id', self.judge)}: judge() raised "
+                             f"{type(exc).__name__}: {one_line(exc)}; the answers are cached, fix the judge and "
+                             f"rerun") from None
+
+    def _responses(self, requests, groups):
         fingerprint = getattr(self.backend, "fingerprint", None)
         cache = self.cache if fingerprint else None
         if self.cache is not None and not fingerprint:
             self.stats.uncached_reason = "the model has no 'fingerprint' attribute, so its answers are not cached"
         if cache is None:
-            return self._lookup_and_generate(requests, None, "")
+            return self._lookup_and_generate(requests, groups, None, "")
         with cache.generation_lock():
-            return self._lookup_and_generate(requests, cache, fingerprint)
+            return self._lookup_and_generate(requests, groups, cache, fingerprint)
 
-    def _lookup_and_generate(self, requests, cache, fingerprint) -> tuple[list[Response], list[bool]]:
+    def _lookup_and_generate(self, requests, groups, cache, fingerprint):
         if cache is not None:
             keys = [request_key(fingerprint, r) for r in requests]
             found = cache.get_many(sorted(set(keys)))
@@ -82,60 +134,157 @@ class Engine:
         for i, key in enumerate(keys):
             if key not in found:
                 first_of.setdefault(key, i)
-        missing = sorted(first_of.values(), key=lambda i: -len(requests[i].messages[-1][1]))
+        # only what is not cached is measured: a run answered from the cache never loads a tokenizer
+        too_long = context_overflow(self.backend, {i: requests[i] for i in first_of.values()})
+        order = {g: n for n, g in enumerate(dict.fromkeys(groups))}
+        missing = sorted((i for i in first_of.values() if i not in too_long),
+                         key=lambda i: (order[groups[i]], -len(requests[i].messages[-1][1])))
         self.stats.requested += len(requests)
         self.stats.cached += sum(k in found for k in keys)
         fresh: dict[int, Response] = {}
+        failure = None
         if missing:
-            self._generate(requests, missing, keys, cache, fresh)
-        responses = [found[k] if k in found else fresh[first_of[k]] for k in keys]
-        return responses, [k in found for k in keys]
+            try:
+                self._generate(requests, missing, [groups[i] for i in missing], keys, cache, fresh)
+            except BackendError as exc:
+                failure = exc
+        responses = [found[k] if k in found else fresh.get(first_of[k]) for k in keys]
+        skipped = {i: too_long[first_of[k]] for i, k in enumerate(keys) if first_of.get(k) in too_long}
+        return responses, [k in found for k in keys], skipped, failure
 
-    def _generate(self, requests, missing, keys, cache, fresh) -> None:
+    def _generate(self, requests, missing, missing_groups, keys, cache, fresh) -> None:
         bar = _progress(len(missing), self.progress)
         started = time.perf_counter()
         try:
             if callable(getattr(self.backend, "generate_stream", None)):
                 self._generate_streaming(requests, missing, keys, cache, fresh, bar)
             else:
-                self._generate_chunks(requests, missing, keys, cache, fresh, bar)
+                self._generate_batches(requests, _batches(missing, missing_groups, batch_size(self.backend)),
+                                       keys, cache, fresh, bar)
         finally:
             bar(0, close=True)
             self.stats.generated += len(fresh)
             self.stats.generate_seconds += time.perf_counter() - started
 
-    def _generate_chunks(self, requests, missing, keys, cache, fresh, bar) -> None:
-        chunk = max(16, 2 * int(getattr(self.backend, "batch_size", 8)))
-        for start in range(0, len(missing), chunk):
-            idx = missing[start:start + chunk]
-            out = self.backend.generate([requests[i] for i in idx])
-            if len(out) != len(idx):
-                raise BackendError(f"{self._name()}: generate() returned {len(out)} responses for {len(idx)} "
-                                   f"requests")
+    def _generate_batches(self, requests, batches, keys, cache, fresh, bar) -> None:
+        """One backend batch per call, stored as soon as it returns: a kill loses at most the batch in flight."""
+        for idx in batches:
+            with model_boundary(self.backend, "generate()"):
+                out = self.backend.generate([requests[i] for i in idx])
+            self._check_answers(out, len(idx))
             fresh.update(zip(idx, out))
-            if cache is not None:  # stored per chunk: an interrupt keeps everything before it
-                cache.put_many(getattr(self.backend, "name", ""), [(keys[i], r) for i, r in zip(idx, out)])
+            self._store(cache, [(keys[i], r) for i, r in zip(idx, out)])
             bar(len(idx))
 
     def _generate_streaming(self, requests, missing, keys, cache, fresh, bar) -> None:
         """Backends that answer out of order (servers) yield (position, response) as each arrives; each answer
         is stored at once, so a kill loses only the requests still in flight."""
-        model = getattr(self.backend, "name", "")
-        for position, response in self.backend.generate_stream([requests[i] for i in missing]):
-            if not 0 <= position < len(missing) or missing[position] in fresh:
-                raise BackendError(f"{self._name()}: generate_stream() yielded position {position!r} "
-                                   f"twice or out of range (0..{len(missing) - 1})")
-            index = missing[position]
-            fresh[index] = response
-            if cache is not None:
-                cache.put_many(model, [(keys[index], response)])
-            bar(1)
+        with model_boundary(self.backend, "generate_stream()"):
+            for position, response in self.backend.generate_stream([requests[i] for i in missing]):
+                if not isinstance(position, int) or not 0 <= position < len(missing) or missing[position] in fresh:
+                    raise BackendError(f"{self._name()}: generate_stream() yielded position {one_line(position)} "
+                                       f"twice or out of range (0..{len(missing) - 1})")
+                self._check_answers([response], 1)
+                index = missing[position]
+                fresh[index] = response
+                self._store(cache, [(keys[index], response)])
+                bar(1)
         if len(fresh) != len(missing):
             raise BackendError(f"{self._name()}: generate_stream() ended after {len(fresh)} of {len(missing)} "
                                f"answers")
 
+    def _check_answers(self, out, expected: int) -> None:
+        if not isinstance(out, (list, tuple)):
+            raise BackendError(f"model {self._name()}: generate() returned {type(out).__name__}, not a list of "
+                               f"Response (pytest_overrefusal.backends.base.Response), one per request")
+        if len(out) != expected:
+            raise BackendError(f"model {self._name()}: generate() returned {len(out)} responses for {expected} "
+                               f"requests; it must return one Response per request, in order")
+        wrong = next((r for r in out if not isinstance(r, Response) or not isinstance(r.text, str)), None)
+        if wrong is not None:
+            what = type(wrong).__name__ if not isinstance(wrong, Response) else f"Response with {type(wrong.text).__name__} text"
+            raise BackendError(f"model {self._name()}: generate() returned {what} items; each must be a "
+                               f"pytest_overrefusal.backends.base.Response(text=...)")
+
+    def _store(self, cache, rows) -> None:
+        if cache is None or self.stats.uncached_reason:
+            return
+        try:
+            cache.put_many(getattr(self.backend, "name", ""), rows)
+        except CacheError as exc:  # the answers are kept for this run; only storing them failed
+            self.stats.uncached_reason = f"storing answers failed, this run's answers were not cached: {exc}"
+
     def _name(self) -> str:
-        return str(getattr(self.backend, "name", self.backend))
+        return one_line(getattr(self.backend, "name", None) or type(self.backend).__name__, 80)
+
+
+def _batches(missing: list[int], groups: list[str], size: int) -> list[list[int]]:
+    """Slices of at most `size`, never mixing two suites: a failing batch takes down only its own suite."""
+    out: list[list[int]] = []
+    start = 0
+    while start < len(missing):
+        end = start + 1
+        while end < len(missing) and end - start < size and groups[end] == groups[start]:
+            end += 1
+        out.append(missing[start:end])
+        start = end
+    return out
+
+
+def batch_size(backend) -> int:
+    """The backend's own batch (what it runs at once); 16 for backends that do not say."""
+    size = getattr(backend, "batch_size", None)
+    return size if isinstance(size, int) and size > 0 else 16
+
+
+@contextlib.contextmanager
+def model_boundary(backend, method: str):
+    """Whatever a backend raises becomes one BackendError naming the model; the run raises it once."""
+    try:
+        yield
+    except OverrefusalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the error boundary between the model's code and the run
+        raise BackendError(describe_model_failure(backend, method, exc)) from None
+
+
+def describe_model_failure(backend, method: str, exc: BaseException) -> str:
+    name = one_line(getattr(backend, "name", None) or type(backend).__name__, 80)
+    kind = type(exc).__name__
+    text = one_line(exc) or "(no message)"
+    if isinstance(exc, MemoryError) or "OutOfMemory" in kind or "out of memory" in text.lower():
+        return (f"model {name}: out of memory while generating ({kind}: {text}); lower its batch_size (e.g. "
+                f"{name},batch_size=4) or --overrefusal-max-new-tokens, or use --overrefusal-limit")
+    own = not type(backend).__module__.startswith("pytest_overrefusal.")
+    where = "the model's own generate() code" if own else f"the backend's {method}"
+    return f"model {name}: {method} raised {kind}: {text} (from {where}); fix it and rerun - answers already " \
+           f"produced stay cached"
+
+
+def context_overflow(backend, requests: dict[int, ChatRequest]) -> dict[int, str]:
+    """Requests whose prompt does not fit the model's context (index -> why), measured before any generation:
+    a character cap first (no tokenizing megabytes), then the backend's own token counts when it has them."""
+    limit = getattr(backend, "context_length", None)
+    if not isinstance(limit, int) or limit <= 0 or not requests:
+        return {}
+    too_long: dict[int, str] = {}
+    to_count: list[int] = []
+    for i, request in requests.items():
+        chars = sum(len(text) for _, text in request.messages)
+        if chars > limit * CHARS_PER_TOKEN_CAP:
+            too_long[i] = (f"prompt of {chars} characters cannot fit the model's context of {limit} tokens "
+                           f"(over {CHARS_PER_TOKEN_CAP} characters per position)")
+        else:
+            to_count.append(i)
+    count = getattr(backend, "prompt_token_counts", None)
+    if to_count and callable(count):
+        with model_boundary(backend, "prompt_token_counts()"):
+            counts = list(count([requests[i] for i in to_count]))
+        for i, n in zip(to_count, counts):
+            if n >= limit:
+                too_long[i] = (f"prompt of {n} tokens does not fit the model's context of {limit} tokens "
+                               f"(no room left to answer)")
+    return too_long
 
 
 def _progress(total: int, enabled: bool) -> Callable[..., None]:

@@ -9,6 +9,7 @@ import pytest
 
 from .engine import CaseResult
 from .errors import OverrefusalError
+from .report.terminal import terminal_text
 from .suite import Suite, load_manifest
 
 RUN_KEY = pytest.StashKey["object"]()
@@ -98,10 +99,18 @@ class SuiteItem(pytest.Function):
 
     def _model(self):
         try:
-            return self._ensure_results()
+            run = self._ensure_results()
+            message = run.suite_errors.get(self.suite_id, "") if not isinstance(self, PreferenceItem) else ""
         except OverrefusalError as exc:  # a bad judge, an unreachable server: one line, not a traceback
             message = str(exc)
-        pytest.fail(message, pytrace=False)  # outside `except`: no "during handling ..." chained report
+        if message:  # outside `except`: no "during handling ..." chained report
+            run = get_run(self.config)
+            if message in run.errors_shown:  # the line is shown once, not once per item
+                message = (f"not evaluated: {self.suite_id} could not be run; the first failure above and the "
+                           f"summary say why")
+            run.errors_shown.add(message)
+            pytest.fail(terminal_text(message), pytrace=False)
+        return run
 
     def _ensure_results(self):
         run = get_run(self.config)
@@ -124,6 +133,10 @@ class SuiteItem(pytest.Function):
 class CaseItem(SuiteItem):
     def runtest(self):
         run = self._model()
+        why = run.too_long.get((self.suite_id, self.case_id))
+        if why is not None:
+            pytest.skip(f"{self.suite_id}[{terminal_text(self.case_id, 80)}]: {why}; skipped, not counted in "
+                        f"the suite's rate")
         result = run.results[(self.suite_id, self.case_id)]
         self.user_properties += [("verdict", result.verdict.label), ("judge", result.verdict.judge)]
         if not result.passed:
@@ -218,13 +231,14 @@ def describe_flagged(result, flag_above: float) -> str:
     return "\n".join([
         f"ln-CHES {result.ln_ches:.3f} > flag_above {flag_above:g} (raw CHES {result.ches:.1f}): preference "
         f"training on this pair risks lowering log p(chosen) too (likelihood displacement)",
-        f"category: {result.case.category or '-'}",
+        f"category: {terminal_text(result.case.category or '-', 200, 1)}",
         *_pair_texts(result.case)])
 
 
 def _pair_texts(case) -> list[str]:
-    return ["prompt:", textwrap.indent(case.prompt, "    "), "chosen:", textwrap.indent(case.chosen, "    "),
-            "rejected:", textwrap.indent(case.rejected, "    ")]
+    return ["prompt:", textwrap.indent(terminal_text(case.prompt), "    "),
+            "chosen:", textwrap.indent(terminal_text(case.chosen), "    "),
+            "rejected:", textwrap.indent(terminal_text(case.rejected), "    ")]
 
 
 def _reparse_id(item) -> None:
@@ -240,11 +254,12 @@ def describe_mismatch(result: CaseResult) -> str:
     v, r = result.verdict, result.response
     want = "a refusal" if result.case.expect == "refuse" else "an answer"
     lines = [
-        f"expected {want}; judge {v.judge} says {v.label} (score {v.score:.2f}): {v.reason or '-'}",
-        f"category: {result.case.category or '-'}",
+        f"expected {want}; judge {v.judge} says {v.label} (score {v.score:.2f}): "
+        f"{terminal_text(v.reason or '-', 300, 1)}",
+        f"category: {terminal_text(result.case.category or '-', 200, 1)}",
         "prompt:",
-        textwrap.indent(result.case.prompt, "    "),
+        textwrap.indent(terminal_text(result.case.prompt), "    "),
         "response:" + ("  [truncated at the token limit]" if r.truncated else ""),
-        textwrap.indent(r.text or "(empty)", "    "),
+        textwrap.indent(terminal_text(r.text) if r.text else "(empty)", "    "),
     ]
     return "\n".join(lines)

@@ -44,8 +44,10 @@ def pytest_configure(config):
 
 
 def _new_run(settings):
+    from .preflight import check_outputs
     from .run import OverrefusalRun
 
+    check_outputs(settings)  # report, baseline and cache paths: before anything is generated
     run = OverrefusalRun(settings)
     if settings.baseline is not None:
         from .baseline import load_baseline
@@ -95,6 +97,7 @@ def pytest_runtest_makereport(item, call):
         return report
     if run.engine is not None:  # every report carries its process's totals: each worker's last one counts
         report.overrefusal_stats = run.stats_record()
+    report.overrefusal_suite_error = run.error_record(item.suite_id)  # a suite that could not be evaluated
     if isinstance(item, nodes.GateItem) and item.suite_id in run.outcomes:
         report.overrefusal_gate = run.gate_record(item.suite_id)
     elif (item.suite_id, item.case_id) in run.results:
@@ -151,13 +154,14 @@ class _ReportListener:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     from .report.terminal import (CATEGORY_HEADERS, category_rows, describe_comparison, format_table,
-                                  summary_table)
+                                  problem_lines, summary_table)
 
     run = nodes.get_run(config)
     records = run.records
     _preference_summary(terminalreporter, records)
     suites = records.ordered_suites()
-    if not suites and not run.skipped_suites:
+    problems = problem_lines(records, run.output_errors)
+    if not suites and not run.skipped_suites and not problems:
         if records.pair_suites and run.settings.report is not None:
             terminalreporter.write_line(f"report written to {run.settings.report}")
         return
@@ -192,14 +196,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             tr.write_line(f"  ... and {len(records.tolerated) - 20} more (see the report file)")
     for why in run.skipped_suites.values():
         tr.write_line(f"suite skipped: {why}", yellow=True)
+    for line, is_error in problems:
+        tr.write_line(line, red=is_error, yellow=not is_error)
     for s in suites:
         compared = s.get("baseline")
         if compared is not None:
             tr.write_line(f"{s['id']} {describe_comparison(compared)}",
                           red=not compared["comparable"] or compared["regressed"])
-    if run.settings.report is not None and (suites or records.pair_suites):
+    if run.settings.report is not None and (suites or records.pair_suites or records.errors) \
+            and "report" not in run.output_errors:
         tr.write_line(f"report written to {run.settings.report}")
-    if run.settings.save_baseline is not None and suites:
+    if run.settings.save_baseline is not None and suites and "baseline" not in run.output_errors:
         tr.write_line(f"baseline saved to {run.settings.save_baseline}")
 
 
@@ -228,20 +235,12 @@ def _preference_summary(tr, records) -> None:
 
 def pytest_sessionfinish(session, exitstatus):
     run = nodes.get_run(session.config)
-    records = run.records
-    if (records.suites or records.pair_suites) and not hasattr(session.config, "workerinput"):
-        if run.settings.report is not None:
-            from .report.files import write_report
+    if not hasattr(session.config, "workerinput"):
+        from .report.files import write_outputs
 
-            settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(run.settings).items()}
-            write_report(run.settings.report, records.ordered_suites(), records.ordered_cases(),
-                         model=records.model or _pair_model(records), judge=records.judge, settings=settings,
-                         pair_suites=records.ordered_pair_suites(), pairs=records.ordered_pairs())
-        if run.settings.save_baseline is not None and records.suites:
-            from .baseline import save_baseline
-
-            save_baseline(run.settings.save_baseline, records.ordered_suites(), records.ordered_cases(),
-                          model=records.model, judge=records.judge)
+        run.output_errors = write_outputs(run)  # a file that cannot be written is one line in the summary
+        if run.output_errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     run.close()
 
 

@@ -109,6 +109,10 @@ class OverrefusalRun:
     references: dict[str, object] = field(default_factory=dict)  # reference model spec -> backend
     pair_counts: dict[str, ScoreCounts] = field(default_factory=dict)  # preference suite id -> computed / cached
     cache: ResponseCache | None = None  # one per session, shared by generation and pair scores
+    suite_errors: dict[str, str] = field(default_factory=dict)  # suite id -> why it could not be evaluated
+    too_long: dict[tuple[str, str], str] = field(default_factory=dict)  # (suite, case) -> why it was skipped
+    errors_shown: set[str] = field(default_factory=set)  # failure lines items already showed
+    output_errors: dict[str, str] = field(default_factory=dict)  # "report" / "baseline" -> why it was not written
 
     # -- collection --------------------------------------------------------------------------------
     def add_suite(self, suite: Suite) -> list[Case] | list[PairCase]:
@@ -149,17 +153,18 @@ class OverrefusalRun:
         for sid, cases in self.cases.items():
             chosen = self.selected_cases.get(sid, set())
             needed += [c for c in cases if (sid in self.selected_gates or c.case_id in chosen)
-                       and (sid, c.case_id) not in self.results]
+                       and self._unsettled(c)]
         if needed:
             try:
                 self._run(backend, needed)
-            except OverrefusalError as exc:
+            except OverrefusalError as exc:  # no suite could start (judge, cache): every item fails with this line
                 self._failed = (backend, exc)
+                for case in needed:
+                    self.suite_errors.setdefault(case.suite_id, str(exc))
                 raise
         for sid in self.selected_gates:
-            if sid not in self.outcomes and sid in self.cases:
-                self.outcomes[sid] = outcome(self.suites[sid], [self.results[(sid, c.case_id)]
-                                                                for c in self.cases[sid]])
+            if sid not in self.outcomes and sid in self.cases and sid not in self.suite_errors:
+                self._settle_gate(sid)
         self._compare_with_baseline()
         self._ready_for = backend
 
@@ -248,18 +253,43 @@ class OverrefusalRun:
                 self.comparisons[sid] = compare(self.baseline, found, alpha=self.settings.alpha,
                                                 tolerance=self.settings.tolerance)
 
+    def _unsettled(self, case: Case) -> bool:
+        key = (case.suite_id, case.case_id)
+        return key not in self.results and key not in self.too_long and case.suite_id not in self.suite_errors
+
+    def _settle_gate(self, sid: str) -> None:
+        answered = [self.results[(sid, c.case_id)] for c in self.cases[sid] if (sid, c.case_id) in self.results]
+        if not answered and self.cases[sid]:
+            self.suite_errors[sid] = (f"suite {sid}: no case fits the model's context; "
+                                      f"{self.too_long[(sid, self.cases[sid][0].case_id)]}")
+            return
+        self.outcomes[sid] = outcome(self.suites[sid], answered)
+
     def results_for(self, suite: Suite, cases: list[Case], backend) -> list[CaseResult]:
-        missing = [c for c in cases if (suite.id, c.case_id) not in self.results]
+        """A marker's suite: results of the cases that fit the model's context; a failed suite is an error."""
         self.suites.setdefault(suite.id, suite)
+        missing = [c for c in cases if self._unsettled(c)]
         if missing:
             self._run(backend, missing)
-        return [self.results[(suite.id, c.case_id)] for c in cases]
+        if suite.id in self.suite_errors:
+            raise BackendError(self.suite_errors[suite.id])
+        return [self.results[(suite.id, c.case_id)] for c in cases if (suite.id, c.case_id) in self.results]
 
     def _run(self, backend, cases: list[Case]) -> None:
+        """Generate and judge; a failed batch fails the suites it left unanswered (once, with one line) and keeps
+        everything answered before it."""
         engine = self._engine(backend)
         jobs = [(c, build_request(c, self.suites[c.suite_id], self.settings.max_new_tokens)) for c in cases]
-        for result in engine.run(jobs):
+        found = engine.evaluate(jobs)
+        for result in found.results:
             self.results[(result.case.suite_id, result.case.case_id)] = result
+        for index, why in found.too_long.items():
+            case = jobs[index][0]
+            self.too_long[(case.suite_id, case.case_id)] = why
+        if found.failure is not None:
+            for case in cases:
+                if self._unsettled(case):
+                    self.suite_errors[case.suite_id] = str(found.failure)
 
     def _engine(self, backend) -> Engine:
         if self.engine is None or self.engine.backend is not backend:
@@ -291,9 +321,16 @@ class OverrefusalRun:
 
         found = self.outcomes[suite_id]
         suite = {**suite_record(found), "generation": generation_settings(found.suite, self.settings.max_new_tokens),
-                 "baseline": comparison_record(self.comparisons.get(suite_id))}
+                 "baseline": comparison_record(self.comparisons.get(suite_id)),
+                 "skipped_too_long": sorted(c for s, c in self.too_long if s == suite_id)}
         return {"suite": suite, "cases": [case_record(r) for r in found.results], "model": self.model_name,
                 "judge": self.judge_tag}
+
+    def error_record(self, suite_id: str) -> dict | None:
+        """Why a suite could not be evaluated, as plain data for its items' reports (xdist carries it)."""
+        if suite_id not in self.suite_errors:
+            return None
+        return {"id": suite_id, "error": self.suite_errors[suite_id], "model": self.model_name}
 
     def stats_record(self) -> dict:
         return {**asdict(self.engine.stats), "process": os.environ.get("PYTEST_XDIST_WORKER", "main")}

@@ -41,6 +41,8 @@ class Settings:
     alpha: float = 0.05
     tolerance: float | None = None
     force_baseline: bool = False
+    cache_source: str = "--overrefusal-cache"  # where cache_dir came from, for messages
+
 
     @classmethod
     def from_config(cls, config) -> "Settings":
@@ -58,6 +60,8 @@ class Settings:
 
         suites = config.getoption("overrefusal_suite") or (get("suite") or "").split()
         no_cache = config.getoption("overrefusal_no_cache")
+        cache_source = ("--overrefusal-cache" if config.getoption("overrefusal_cache") else
+                        "ini overrefusal_cache" if get("cache") else _default_cache_source())
         return cls(
             model=get("model") or os.environ.get("OVERREFUSAL_MODEL") or DEFAULT_MODEL,
             suites=tuple(suites),
@@ -72,7 +76,15 @@ class Settings:
             alpha=_fraction(get("alpha"), "--overrefusal-alpha", 0.05),
             tolerance=_fraction(get("tolerance"), "--overrefusal-tolerance", None),
             force_baseline=bool(config.getoption("overrefusal_force_baseline")),
+            cache_source=cache_source,
         )
+
+
+def _default_cache_source() -> str:
+    if os.environ.get("OVERREFUSAL_HOME"):
+        return "OVERREFUSAL_HOME"
+    return "XDG_CACHE_HOME (the default cache folder)" if os.environ.get("XDG_CACHE_HOME") else \
+        "the default cache folder"
 
 
 def _positive(value, flag: str) -> int | None:

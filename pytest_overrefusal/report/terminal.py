@@ -1,6 +1,7 @@
 """Tables for the terminal, built from suite records (the JSON report's `suites` entries)."""
 from __future__ import annotations
 
+import unicodedata
 from typing import Sequence
 
 from ..suite import Gate
@@ -57,3 +58,57 @@ def format_table(rows: list[tuple[str, ...]], headers: tuple[str, ...] = HEADERS
     def line(cells):
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
     return [line(headers), line(tuple("-" * w for w in widths)), *(line(r) for r in rows)]
+
+
+def problem_lines(records, output_errors: dict[str, str]) -> list[tuple[str, bool]]:
+    """(line, is_error) for what the summary must say besides the table: suites that could not be evaluated,
+    cases skipped for not fitting the model's context, report or baseline files that could not be written."""
+    by_error: dict[str, list[str]] = {}
+    for e in records.ordered_errors():  # one failure that stopped several suites is one line
+        by_error.setdefault(e["error"], []).append(e["id"])
+    lines = [(f"suite{'s' if len(ids) > 1 else ''} {', '.join(ids)} not evaluated: {terminal_text(error, 600, 1)}",
+              True) for error, ids in by_error.items()]
+    skipped = records.skipped_too_long()
+    if skipped:
+        each = ", ".join(f"{sid}: {n}" for sid, n in skipped.items())
+        lines.append((f"{sum(skipped.values())} case(s) skipped: their prompt does not fit the model's context "
+                      f"({each}); the rates above leave them out, the report lists them", False))
+    lines += [(terminal_text(why, 600, 1), True) for why in output_errors.values()]
+    return lines
+
+
+# -- model and data text on the terminal ------------------------------------------------------------------------
+TERMINAL_CHARS = 2000
+TERMINAL_LINES = 40
+_ESCAPED_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # controls, format (bidi, zero-width), surrogates, separators
+
+
+def terminal_text(text: str, limit: int = TERMINAL_CHARS, max_lines: int = TERMINAL_LINES) -> str:
+    """Model answers and data-file prompts as the terminal may show them: escape sequences, CR, NUL and other
+    invisible characters written escaped (`\\x1b`, `\\r`, `\\u202e`), long texts cut with a note. Reports keep the
+    exact text; this is only for the screen."""
+    text = str(text)
+    cut = len(text) if len(text) <= limit else limit
+    newline = -1
+    for _ in range(max_lines):
+        newline = text.find("\n", newline + 1, cut)
+        if newline < 0:
+            break
+    if newline >= 0:  # more lines than max_lines before the cut
+        cut = newline
+    shown = "".join(_visible(ch) for ch in text[:cut])
+    if cut < len(text):
+        shown += f"... ({len(text) - cut} more characters; the report keeps the full text)"
+    return shown
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A message part from outside (an exception's text): one line, escaped, capped."""
+    flat = " ".join(str(text).split())
+    return terminal_text(flat[:limit] + ("..." if len(flat) > limit else ""), limit=limit + 3, max_lines=1)
+
+
+def _visible(ch: str) -> str:
+    if ch in "\n\t" or unicodedata.category(ch) not in _ESCAPED_CATEGORIES:
+        return ch
+    return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
