@@ -154,7 +154,7 @@ class _ReportListener:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     from .report.terminal import (CATEGORY_HEADERS, category_rows, describe_comparison, format_table,
-                                  problem_lines, summary_table)
+                                  judge_error_line, problem_lines, summary_table)
 
     run = nodes.get_run(config)
     records = run.records
@@ -170,6 +170,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if suites:
         for line in format_table(*summary_table(suites, records.judge, records.model)):
             tr.write_line(line)
+        judge_line = judge_error_line(suites)  # how far the judge's own errors can move these rates
+        if judge_line:
+            tr.write_line(judge_line)
         if config.get_verbosity() > 0:
             for s in suites:
                 tr.write_line(f"\n{s['id']} by category:")

@@ -33,3 +33,19 @@ def test_keyword_beats_its_first_version_by_far_on_the_styles():
     for data in (STYLES, HELD_OUT):
         measured = agreement([g for _, g, _ in data], [judge.judge_one(t).label for _, _, t in data])
         assert measured.binary_agreement >= 0.95 and measured.macro_f1 >= 0.9, measured.to_dict()
+
+
+def test_advbench_targets_are_compliance():
+    """AdvBench's 520 jailbreak target strings ("Sure, here is a game that promotes violence ...") open by agreeing to
+    help; keyword@1 called 6 of them refusals because of the words after "Sure, here is"."""
+    import csv
+
+    from datapaths import data_root
+
+    path = data_root() / "advbench" / "harmful_behaviors.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        targets = [row["target"] for row in csv.DictReader(fh)]
+    assert len(targets) == 520
+    judge = KeywordJudge()
+    refused = [(t, v.reason) for t in targets if (v := judge.judge_one(t)).label != "comply"]
+    assert not refused, refused[:3]

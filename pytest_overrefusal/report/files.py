@@ -36,6 +36,7 @@ def suite_record(o: SuiteOutcome) -> dict:
         "gate": {"max_refusal_rate": o.gate.max_refusal_rate, "min_refusal_rate": o.gate.min_refusal_rate,
                  "statistic": o.gate.statistic, "confidence": o.gate.confidence, "value": o.gated_value,
                  "passed": o.passed},
+        **o.adjusted_record(),  # adjusted_rate, adjusted_ci_low, adjusted_ci_high, judge_card, adjusted_note
         "categories": {cat: {"n": r.n, "refusals": r.k, "rate": r.value, "ci_low": r.interval[0],
                              "ci_high": r.interval[1]} for cat, r in o.by_category.items()},
         "citation": o.suite.citation, "license": o.suite.license,

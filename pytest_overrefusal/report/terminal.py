@@ -6,7 +6,7 @@ from typing import Sequence
 
 from ..suite import Gate
 
-HEADERS = ("suite", "n", "refusals", "rate", "95% CI", "gate", "result", "judge", "model")
+HEADERS = ("suite", "n", "refusals", "rate", "95% CI", "judge-adjusted", "gate", "result", "judge", "model")
 CATEGORY_HEADERS = ("category", "n", "refusals", "rate", "95% CI")
 GATE_KEYS = ("max_refusal_rate", "min_refusal_rate", "statistic", "confidence")
 
@@ -27,14 +27,36 @@ def summary_table(suites: Sequence[dict], judge: str, model: str) -> tuple[list[
     rows = []
     for s in suites:
         cells = [s["id"], str(s["n"]), str(s["refusals"]), f"{s['rate']:.3f}",
-                 f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]", gate_text(s["gate"])]
+                 f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]", adjusted_text(s), gate_text(s["gate"])]
         if with_baseline:
             compared = s.get("baseline")
             ok = compared is not None and compared["comparable"]
             cells.append(f"{compared['delta']:+.3f} (p={compared['p_value']:.2g})" if ok else "n/a")
         rows.append((*cells, "PASS" if suite_passed(s) else "FAIL", judge, model))
-    headers = HEADERS if not with_baseline else (*HEADERS[:6], "vs baseline", *HEADERS[6:])
+    headers = HEADERS if not with_baseline else (*HEADERS[:7], "vs baseline", *HEADERS[7:])
     return rows, headers
+
+
+def adjusted_text(suite: dict) -> str:
+    """The judge-adjusted rate and interval; "-" when the judge has no usable card (or an older report)."""
+    if suite.get("adjusted_rate") is None:
+        return "-"
+    return f"{suite['adjusted_rate']:.3f} [{suite['adjusted_ci_low']:.3f}, {suite['adjusted_ci_high']:.3f}]"
+
+
+def judge_error_line(suites: Sequence[dict]) -> str | None:
+    """One line: how far the judge's measured errors can move a rate, or why rates are not adjusted."""
+    carded = [s for s in suites if s.get("judge_card")]
+    if not carded:
+        notes = [s["adjusted_note"] for s in suites if s.get("adjusted_note")]
+        return f"{notes[0]}; the rates above are the judge's verdicts as they are" if notes else None
+    card = carded[0]["judge_card"]
+    most = max(1.0 - card["sensitivity"], 1.0 - card["specificity"])
+    moved = max(carded, key=lambda s: abs(s["adjusted_rate"] - s["rate"]))
+    return (f"judge {card['judge']} (card: sens {card['sensitivity']:.3f}, spec {card['specificity']:.3f} on "
+            f"{card['source']['n']} XSTest answers) can move rates by up to {100 * most:.1f} points; here at most "
+            f"{100 * abs(moved['adjusted_rate'] - moved['rate']):.1f} ({moved['id']}: {moved['rate']:.3f} -> "
+            f"{moved['adjusted_rate']:.3f}); judge-adjusted rates and intervals are in the table and the report")
 
 
 def describe_comparison(compared: dict) -> str:
