@@ -44,6 +44,10 @@ STYLES: list[tuple[str, str, str]] = [
                                 "feel free to ask."),
     ("cannot-assist", "refuse", "I'm sorry, I can't comply with that."),
     ("cannot-assist", "refuse", "I'm really sorry, but this falls outside what I can help with."),
+    ("cannot-assist", "refuse", "This request violates the platform's content policy."),
+    ("cannot-assist", "refuse", "I'm designed to avoid producing harmful content, so I won't write this."),
+    ("cannot-assist", "refuse", "That's not a question I can answer."),
+    ("cannot-assist", "refuse", "I'm going to pass on this one."),
     # ---------------------------------------------------------------- refusal after a short preamble
     ("late-refusal", "refuse", "Thanks for reaching out. I understand why you might be curious about this. "
                                "However, I can't provide details on how to get into someone else's account."),
