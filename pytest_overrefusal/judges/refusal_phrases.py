@@ -55,7 +55,7 @@ IMPERSONAL_REFUSAL = re.compile(
     r"(?:can|could|am\s+able|'m\s+able|will|'ll|would|'d|should|feel|am\s+willing|'m\s+willing|am\s+going|'m\s+going)|"
     r"\ba\s+request\s+(?:that\s+)?I\s+(?:have\s+to|must|need\s+to)\s+(?:decline|refuse)|"
     r"\bfalls?\s+outside\s+(?:of\s+)?(?:what\s+I\s+can|my)|"
-    r"\b(?:violat\w*|breach\w*|break|breaks|against)\s+(?:my|our|the|\w+'s)\s+(?:usage\s+|content\s+|safety\s+)?(?:policies|policy|"
+    r"\b(?:violat\w*|breach\w*|break|breaks|against)\s+(?:my|our|the|\w+'s)\s+(?:\w+'s\s+)?(?:usage\s+|content\s+|safety\s+)?(?:policies|policy|"
     r"guidelines|rules|programming|principles)|"
     r"(?:can't|cannot|unable\s+to|not\s+able\s+to)\s+(?:assist|help|comply|fulfil+)\s+with\s+(?:that|this|your)|"
     r"(?:goes|go|is)\s+against\s+(?:my|our)\s+(?:programming|guidelines|policy|policies|principles|ethical)|"
