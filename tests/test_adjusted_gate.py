@@ -161,3 +161,14 @@ def test_unknown_statistic_in_a_manifest_is_one_line(project):
     result = run(project, "s.yaml")
     out = result.stdout.str()
     assert result.ret != 0 and "'adjusted'" in out and "ajusted" in out and "Traceback" not in out
+
+
+def test_html_report_shows_the_adjusted_rate_and_the_judge_line(project):
+    project.makefile(".yaml", s=MANIFEST.format(id="s", gate="max_refusal_rate: 0.3"))
+    assert run(project, "--overrefusal-report", "r.html", "-k", "gate").ret == 0
+    page = (project.path / "r.html").read_text()
+    card, _ = card_for(KEYWORD)
+    expected = adjusted_rate(4, 40, card.counts)
+    assert "<th>judge-adjusted</th>" in page
+    assert f"<td>{expected.value:.3f} [{expected.low:.3f}, {expected.high:.3f}]</td>" in page
+    assert f"<p id='judge-error'>judge {KEYWORD} (card: sens {card.sensitivity:.3f}" in page

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from typing import Sequence
 
-from .terminal import describe_comparison, gate_text, suite_passed
+from .terminal import adjusted_text, describe_comparison, gate_text, judge_error_line, suite_passed
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222}
@@ -89,6 +89,9 @@ def render_html(suites: Sequence[dict], cases: Sequence[dict], *, model: str, ju
            "Green passes its gate, red fails.</p>",
            rate_chart(suite_rows, "refusal rate per suite"),
            _suite_table(suites)]
+    judge_line = judge_error_line(suites)  # the judge's measured error, beside the rates it can move
+    if judge_line:
+        out.append(f"<p id='judge-error'>{e(judge_line)}</p>")
     for s in suites:
         cats = [(c, v["rate"], v["ci_low"], v["ci_high"], None, suite_passed(s)) for c, v in s["categories"].items()]
         out += [f"<h2>{e(s['id'])} by category</h2>", rate_chart(cats, f"{s['id']} refusal rate by category")]
@@ -100,13 +103,14 @@ def render_html(suites: Sequence[dict], cases: Sequence[dict], *, model: str, ju
 
 def _suite_table(suites: Sequence[dict]) -> str:
     with_baseline = any(s.get("baseline") is not None for s in suites)
-    head = "".join(f"<th>{h}</th>" for h in ("suite", "expect", "n", "refusals", "rate", "95% CI", "gate",
+    head = "".join(f"<th>{h}</th>" for h in ("suite", "expect", "n", "refusals", "rate", "95% CI",
+                                               "judge-adjusted", "gate",
                                                *(["vs baseline"] if with_baseline else []), "result", "truncated"))
     rows = []
     for s in suites:
         ok = suite_passed(s)
         cells = [e(s["id"]), e(s["expect"]), s["n"], s["refusals"], f"{s['rate']:.3f}",
-                 f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]", e(gate_text(s["gate"]))]
+                 f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]", e(adjusted_text(s)), e(gate_text(s["gate"]))]
         if with_baseline:
             compared = s.get("baseline")
             cells.append(e(describe_comparison(compared)) if compared else "n/a")
