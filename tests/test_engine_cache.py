@@ -259,3 +259,101 @@ def test_processes_opening_a_new_cache_at_once_never_see_it_as_damaged(tmp_path)
             p.join()
         assert errors.empty(), errors.get()
         assert len(ResponseCache(Path(path))) == 4
+
+
+# -- issue 11: batches commit at the backend's size, failures are one BackendError, context is checked first -------
+class Batched(KeywordModel):
+    batch_size = 5
+
+
+def test_each_backend_batch_is_committed_as_it_is_produced(tmp_path):
+    class DiesOnThird(Batched):
+        def generate(self, requests):
+            if len(self.calls) == 2:
+                raise KeyboardInterrupt
+            return super().generate(requests)
+    model = DiesOnThird()
+    with pytest.raises(KeyboardInterrupt):
+        engine(model, tmp_path).run(jobs(23))
+    assert model.calls == [5, 5] and len(ResponseCache(tmp_path / "r.sqlite")) == 10
+
+
+def test_a_batch_never_mixes_two_suites():
+    from pytest_overrefusal.engine import _batches
+
+    assert _batches(list(range(7)), ["a"] * 3 + ["b"] * 4, 2) == [[0, 1], [2], [3, 4], [5, 6]]
+
+
+def test_a_raising_model_is_one_backend_error_with_the_earlier_batches_judged_and_cached(tmp_path):
+    from pytest_overrefusal.engine import GenerationFailed
+
+    class Raises(Batched):
+        def generate(self, requests):
+            if len(self.calls) == 2:
+                raise RuntimeError("line one\nline two \x1b[2J")
+            return super().generate(requests)
+    model = Raises()
+    found = engine(model, tmp_path).evaluate(jobs(12))
+    assert isinstance(found.failure, GenerationFailed) and len(found.failure.partial) == 10
+    message = str(found.failure)
+    assert "generate() raised RuntimeError: line one line two \\x1b[2J" in message and "\n" not in message
+    assert "own generate() code" in message
+    assert len(found.results) == 10 and len(ResponseCache(tmp_path / "r.sqlite")) == 10
+
+
+@pytest.mark.parametrize("answer, expect", [
+    (lambda reqs: ["text"] * len(reqs), "returned str items"),
+    (lambda reqs: None, "returned NoneType, not a list"),
+    (lambda reqs: [Response("x")] * (len(reqs) + 1), "returned 6 responses for 5 requests"),
+    (lambda reqs: [Response(None)] * len(reqs), "Response with NoneType text"),
+])
+def test_wrong_answers_are_one_backend_error(tmp_path, answer, expect):
+    class Wrong(Batched):
+        def generate(self, requests):
+            self.calls.append(len(requests))
+            return answer(requests)
+    model = Wrong()
+    with pytest.raises(BackendError, match=expect):
+        engine(model, tmp_path).run(jobs(12))
+    assert model.calls == [5] and len(ResponseCache(tmp_path / "r.sqlite")) == 0
+
+
+def test_prompts_over_the_context_are_measured_before_generating_and_megabytes_are_never_tokenized(tmp_path):
+    counted: list[int] = []
+
+    class Windowed(Batched):
+        context_length = 16
+
+        def prompt_token_counts(self, requests):
+            counted.extend(len(r.messages[-1][1]) for r in requests)
+            return [len(r.messages[-1][1].split()) for r in requests]
+    work = jobs(4)
+    for text in ("word " * 20, "x" * 5_000_000):
+        case = Case("s", f"long{len(work)}", text, "comply")
+        work.append((case, ChatRequest.user(text, sampling=SamplingSettings(max_new_tokens=16))))
+    model = Windowed()
+    found = engine(model, tmp_path).evaluate(work)
+    assert sorted(found.too_long) == [4, 5] and sum(model.calls) == 4 and max(counted) < 1000
+    assert "5000000 characters" in found.too_long[5] and "20 tokens" in found.too_long[4]
+    again = Windowed()  # answered from the cache: only the two skipped prompts are measured again
+    counted.clear()
+    assert sorted(engine(again, tmp_path).evaluate(work).too_long) == [4, 5]
+    assert again.calls == [] and len(counted) == 1
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.text(max_size=3000), st.integers(min_value=1, max_value=500), st.integers(min_value=1, max_value=50))
+def test_terminal_text_shows_nothing_invisible_and_stays_short(text, limit, lines):
+    import unicodedata
+
+    from pytest_overrefusal.report.terminal import terminal_text
+
+    shown = terminal_text(text, limit, lines)
+    assert not any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Zl", "Zp"} for ch in shown if ch not in "\n\t")
+    assert shown.count("\n") < lines
+    body = shown.split("... (")[0]
+    assert len(body) <= 10 * limit  # escapes widen a character to at most 10 ("\U0001xxxx")
+    if len(text) <= limit and text.count("\n") < lines and text.isprintable():
+        assert shown == text
