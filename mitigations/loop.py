@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import resource
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -102,10 +104,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"training data: {len(records)} records ({sum(r.kind == 'pseudo' for r in records)} pseudo-malicious, "
           f"{sum(r.kind == 'harmful' for r in records)} harmful) -> {train_data}")
 
+    clock = [time.perf_counter()]
     before = _evaluate_all(args.model, aimed, holdout, out, "before", args)
+    clock.append(time.perf_counter())
     adapted = method(args.model, train_data, out / "model", options)
-    print(f"adapted model: {adapted}")
+    clock.append(time.perf_counter())
+    # training runs in this process and evaluations in children, so this peak is the training's (and data prep's)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"adapted model: {adapted} (trained in {clock[2] - clock[1]:.0f} s)")
     after = _evaluate_all(adapted, aimed, holdout, out, "after", args)
+    clock.append(time.perf_counter())
 
     rows = compare(before, after, dict(aimed + [(s, "holdout") for s in holdout]), args.holdout_tolerance)
     text = "\n".join([format_comparison(rows, args.model, adapted), "", *summary(rows, args.holdout_tolerance)])
@@ -116,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         {"method": args.method, "model_before": args.model, "model_after": adapted, "passed": ok,
          "holdout_limit": args.holdout_limit, "holdout_tolerance": args.holdout_tolerance,
          "hold_rule": HOLD_RULE.format(tolerance=args.holdout_tolerance),
+         "seconds": {"before": clock[1] - clock[0], "train": clock[2] - clock[1], "after": clock[3] - clock[2]},
+         "peak_rss_mb_train": peak_rss_mb,
          "suites": [{**asdict(r), "verdict": r.verdict, "worsening": r.worsening} for r in rows]},
         indent=1) + "\n", encoding="utf-8")
     return 0 if ok else 1
