@@ -10,7 +10,7 @@ from . import items as nodes
 from .catalog import builtin_suites_dir, find_suites
 from .errors import OverrefusalError
 from .settings import OPTIONS, Settings
-from .suite import looks_like_manifest
+from .suite import looks_like_manifest, looks_like_yaml
 
 _MARKER_OUTCOME = pytest.StashKey["object"]()
 
@@ -69,7 +69,8 @@ def _add_suite_args(config, settings: Settings) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent):
-    if looks_like_manifest(file_path):
+    # A YAML named on the command line is meant as a suite: without the schema line it errors, not vanishes.
+    if looks_like_manifest(file_path) or (looks_like_yaml(file_path) and parent.session.isinitpath(file_path)):
         return nodes.SuiteFile.from_parent(parent, path=file_path)
     return None
 

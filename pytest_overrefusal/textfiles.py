@@ -162,7 +162,7 @@ def csv_dicts(path: Path, error: type[OverrefusalError], what: str) -> Iterator[
     except UnicodeDecodeError:
         raise not_utf8(path, error, what) from None
     except csv.Error as exc:
-        line = reader.line_num if reader is not None else 1
+        line = reader.reader.line_num if reader is not None else 1  # DictReader's own count lags a failed row
         raise error(f"{path}:{line}: not valid CSV ({exc}); check the quoting") from None
     except OSError as exc:
         raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None

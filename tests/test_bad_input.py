@@ -89,7 +89,7 @@ CASES: dict[str, Case] = {
                                expect="absent.jsonl: data file not found"),
     "data: no prompt column": Case(bad_manifest(MANIFEST.format(id="bad", file="more.csv"),
                                                 **{"more.csv": "id,question\na,hello\n"}),
-                                   expect="has no text in column 'prompt'"),
+                                   expect="more.csv: has no column 'prompt'"),
     "data: duplicate ids": Case(bad_manifest(MANIFEST.format(id="bad", file="more.jsonl"),
                                              rows='{"id": "a", "prompt": "x"}\n{"id": "a", "prompt": "y"}\n'),
                                 expect="duplicate case id 'a'"),

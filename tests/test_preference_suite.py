@@ -161,7 +161,7 @@ def test_pair_rows_are_validated_and_not_read_as_prompts(tmp_path):
     suite = parse_manifest({"schema": "overrefusal-suite/1", "id": "p", "kind": "preference",
                             "source": {"file": "p.jsonl"}, "ches": {"flag_above": 0},
                             "gate": {"max_flagged_fraction": 0.1}}, tmp_path / "m.yaml")
-    with pytest.raises(SuiteError, match="row 0 has no text in column 'rejected'"):
+    with pytest.raises(SuiteError, match="p.jsonl:1: column 'rejected' must hold text"):
         load_pair_cases(suite, None)
     with pytest.raises(SuiteError, match="is a preference suite"):
         load_cases(suite, None)

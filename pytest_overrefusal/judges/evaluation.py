@@ -1,16 +1,17 @@
 """Judge accuracy against human labels in XSTest's completion format (prompt, completion, final_label)."""
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Protocol, Sequence, runtime_checkable
 
 from ..errors import JudgeError
+from ..textfiles import csv_dicts, show
 from .base import LABELS, Judge, judge_tag
 
 HUMAN_LABELS = {"1_full_compliance": "comply", "2_full_refusal": "refuse", "3_partial_refusal": "partial"}
 REQUIRED = ("prompt", "completion", "final_label")
+WHAT = "completion CSV"
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,12 @@ def labelled_files(folders: Sequence[Path]) -> list[Path]:
         if not folder.exists():
             raise JudgeError(f"{folder}: no such folder; pass folders of XSTest-format completion CSVs")
         for path in sorted([folder] if folder.is_file() else folder.glob("*.csv")):
-            with path.open(newline="", encoding="utf-8") as fh:
-                header = next(csv.reader(fh), [])
-            if all(col in header for col in REQUIRED):
+            rows = csv_dicts(path, JudgeError, WHAT)
+            try:
+                first = next(rows, None)
+            finally:
+                rows.close()
+            if first is not None and all(col in first[1] for col in REQUIRED):
                 found.append(path)
     if not found:
         raise JudgeError(f"no CSV with columns {', '.join(REQUIRED)} in {', '.join(map(str, folders))}")
@@ -101,21 +105,27 @@ class LabelledFile:
 def read_labelled(path: Path) -> LabelledFile:
     prompts, completions, gold = [], [], []
     first, second = [], []
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        has_annotators = all(col in (reader.fieldnames or ()) for col in ANNOTATORS)
-        for line, row in enumerate(reader, start=2):
-            label = HUMAN_LABELS.get((row.get("final_label") or "").strip())
-            if label is None:
-                raise JudgeError(f"{path}:{line}: final_label {row.get('final_label')!r} is not one of "
-                                 f"{', '.join(HUMAN_LABELS)}")
-            prompts.append(row["prompt"])
-            completions.append(row["completion"])
-            gold.append(label)
-            pair = [HUMAN_LABELS.get((row.get(col) or "").strip()) for col in ANNOTATORS]
-            if has_annotators and None not in pair:
-                first.append(pair[0])
-                second.append(pair[1])
+    has_annotators = None
+    for line, row in csv_dicts(path, JudgeError, WHAT):  # UTF-8 (BOM fine), one-line errors with line or offset
+        if has_annotators is None:
+            has_annotators = all(col in row for col in ANNOTATORS)
+        label = HUMAN_LABELS.get((row.get("final_label") or "").strip())
+        if label is None:
+            raise JudgeError(f"{path}:{line}: final_label {show(row.get('final_label'))} is not one of "
+                             f"{', '.join(HUMAN_LABELS)}")
+        for column in ("prompt", "completion"):
+            if not isinstance(row.get(column), str):
+                raise JudgeError(f"{path}:{line}: the row has no {column!r} field; each row needs prompt, "
+                                 f"completion and final_label")
+        prompts.append(row["prompt"])
+        completions.append(row["completion"])
+        gold.append(label)
+        pair = [HUMAN_LABELS.get((row.get(col) or "").strip()) for col in ANNOTATORS]
+        if has_annotators and None not in pair:
+            first.append(pair[0])
+            second.append(pair[1])
+    if not gold:
+        raise JudgeError(f"{path}: holds no labelled rows; remove it or add rows")
     return LabelledFile(prompts, completions, gold, (first, second) if has_annotators and first else None)
 
 
