@@ -114,3 +114,15 @@ def test_an_unreadable_card_file_names_the_file(tmp_path):
     (tmp_path / "keyword.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(JudgeError, match=r"keyword\.json: unreadable judge card"):
         load_cards(tmp_path)
+
+
+def test_generator_write_to_a_file_path_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder", encoding="utf-8")
+    data = tmp_path / "data"
+    data.mkdir()
+    _write_csv(data / "tiny.csv", [("I'm sorry, but I can't help with that.", "2_full_refusal"),
+                                   ("Use kill.", "1_full_compliance")])
+    assert main(["--data", str(data), "--judge", "keyword", "--write", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--write" in err and "taken" in err

@@ -167,9 +167,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.write is None:
             sys.stdout.write(text)
             continue
-        args.write.mkdir(parents=True, exist_ok=True)
         target = args.write / f"{card.judge.partition('@')[0]}.json"
-        target.write_text(text, encoding="utf-8")
+        try:
+            args.write.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"error: --write {args.write}: cannot write {target.name} ({exc.strerror or exc}); "
+                  f"pass a writable folder", file=sys.stderr)
+            return 2
         print(f"{target}: {card.judge} {card.describe()}")
     return 0
 
