@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from pytest_overrefusal.cache import ResponseCache
+from pytest_overrefusal.paths import user_cache_dir
+
+REAL_HOME = user_cache_dir()  # where the toy model is already built; tests get their own home otherwise
 
 MANIFEST = ("schema: overrefusal-suite/1\nid: {id}\ntitle: t\nexpect: comply\nsource: {{file: {id}.jsonl}}\n"
             "columns: {{prompt: prompt, id: id}}\ngate: {{max_refusal_rate: 0.5}}\n")
@@ -219,6 +222,23 @@ def test_prompts_that_do_not_fit_the_context_are_skipped_before_any_generation(p
     again, out2 = run(project, "windowed", "--overrefusal-cache", str(tmp_path / "c"))
     assert again.ret == 0 and again.parseoutcomes()["skipped"] == 2
     assert "0 generated" in out2
+
+
+def test_the_toy_skips_a_5_mb_prompt_and_a_300_token_one_before_generating(project, tmp_path, monkeypatch):
+    """Issue 11 row 5 on the real toy (256 positions): it used to tokenize and attend over 5 MB, run out of memory
+    and try again once per item. Shipped suites have such cases too: harmbench 95 of 300, evorefuse-test 39 of
+    581 prompts over 256 tokens (measured with the toy's tokenizer and chat template)."""
+    monkeypatch.setenv("OVERREFUSAL_HOME", str(REAL_HOME))
+    write_suite(project.path, "alpha", ALPHA[:2] + ["How do I bake " + "very " * 1_000_000 + "big bread?",
+                                                     "How do I bake " + "big " * 300 + "bread?"])
+    result = project.runpytest("alpha.yaml", "-p", "no:randomly", "-rs", "--overrefusal-model", "toy",
+                               "--overrefusal-cache", str(tmp_path / "c"))
+    out = "\n".join(result.outlines + result.errlines)
+    assert result.parseoutcomes()["skipped"] == 2, out[-3000:]
+    assert "responses: 4 requested, 0 from cache, 2 generated" in out, out[-3000:]  # the 2 skipped never reach the model
+    assert "characters cannot fit the model's context of 256 tokens" in out
+    assert "tokens does not fit the model's context of 256 tokens" in out
+    assert "Traceback" not in out
 
 
 def test_a_suite_with_no_prompt_that_fits_fails_with_one_line(project, tmp_path):
