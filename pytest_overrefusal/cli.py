@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 from .errors import OverrefusalError
 
@@ -22,8 +25,6 @@ PLUGGED: dict[str, tuple[str, str]] = {
 
 def console() -> int:
     """The installed `overrefusal` script: `main`, quiet when a reader such as `head` closes the pipe early."""
-    import os
-
     try:
         status = main()
         sys.stdout.flush()  # a piped stdout is block-buffered: the closed pipe may only show here
@@ -66,33 +67,68 @@ def main(argv: list[str] | None = None) -> int:
     prepare.add_argument("model", choices=["toy", "smollm2"])
 
     args, extra = parser.parse_known_args(argv)
-    try:
-        if args.command == "run":
-            return _run(args, extra)
-        if extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        if args.command == "report":
-            return _report(args.path, args.categories)
-        if args.command == "judge-eval":
-            return _judge_eval(args.judge, args.folders, args.json, args.leave_one_out)
-        return _prepare(args.model)
-    except OverrefusalError as exc:
-        print(f"overrefusal: error: {exc}", file=sys.stderr)
-        return 2
+    if args.command != "run" and extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return guarded("overrefusal", lambda: _dispatch(args, extra))
+
+
+def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.command == "run":
+        return _run(args, extra)
+    if args.command == "report":
+        return _report(args.path, args.categories)
+    if args.command == "judge-eval":
+        return _judge_eval(args.judge, args.folders, args.json, args.leave_one_out)
+    return _prepare(args.model)
 
 
 def _plugged(name: str, argv: list[str]) -> int:
     import importlib
 
-    module = importlib.import_module(PLUGGED[name][0])
-    parser = argparse.ArgumentParser(prog=f"overrefusal {name}", description=PLUGGED[name][1])
+    prog = f"overrefusal {name}"
+    try:
+        module = importlib.import_module(PLUGGED[name][0])
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in ("pytest_overrefusal", "mitigations"):
+            raise  # our own module missing is a broken install or a bug, not the user's doing
+        return _fail(prog, f"{name} needs the {exc.name!r} package: pip install 'pytest-overrefusal[mitigations]'")
+    parser = argparse.ArgumentParser(prog=prog, description=PLUGGED[name][1])
     module.configure(parser)
     args = parser.parse_args(argv)
+    return guarded(prog, lambda: module.run(args))
+
+
+# -- the one error boundary of every subcommand -------------------------------------------------------------------
+# What a user's path or disk can cause; any other OSError (a bad file descriptor, ...) is a bug and keeps its trace.
+USER_ERRNOS = frozenset(getattr(errno, name) for name in (
+    "ENOENT", "EACCES", "EPERM", "EISDIR", "ENOTDIR", "ENOSPC", "EDQUOT", "EROFS", "EEXIST", "ENOTEMPTY",
+    "ENAMETOOLONG", "ELOOP", "EFBIG", "EXDEV") if hasattr(errno, name))
+
+
+def guarded(prog: str, action: Callable[[], int]) -> int:
+    """Run a subcommand: a failure the user caused is one line on stderr and exit 2 (argparse's usage-error code),
+    never a traceback; anything else propagates, so a real bug still shows where it happened."""
     try:
-        return int(module.run(args))
+        return int(action())
     except OverrefusalError as exc:
-        print(f"overrefusal {name}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(prog, str(exc))
+    except OSError as exc:
+        if exc.errno not in USER_ERRNOS:
+            raise
+        return _fail(prog, os_error_text(exc))
+
+
+def os_error_text(exc: OSError) -> str:
+    from .backends.registry import shown
+
+    names = [shown(os.fsdecode(f), 200) for f in (exc.filename, exc.filename2) if f is not None]
+    what = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    return f"{' -> '.join(names) or 'a file'}: {what}; check the path (and free space or permissions)"
+
+
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog}: error: {' '.join(message.splitlines())}", file=sys.stderr)
+    return 2
 
 
 def _run(args, extra: list[str]) -> int:
@@ -128,18 +164,16 @@ def _run(args, extra: list[str]) -> int:
 
 def _report(path: Path, categories: bool) -> int:
     from .report.terminal import CATEGORY_HEADERS, category_rows, format_table, suite_passed, summary_table
+    from .results import load_report
 
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        suites = doc["suites"]
-        lines = format_table(*summary_table(suites, doc.get("judge", ""), doc.get("model", "")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise OverrefusalError(f"{path}: not a pytest-overrefusal JSON report ({exc})") from None
-    print("\n".join(lines))
+    doc = load_report(path)
+    suites = doc["suites"]
+    print("\n".join(format_table(*summary_table(suites, doc.get("judge", ""), doc.get("model", "")))))
     if categories:
         for s in suites:
             print(f"\n{s['id']}")
-            for line in format_table(category_rows(s), CATEGORY_HEADERS):
+            rows = format_table(category_rows(s), CATEGORY_HEADERS) if "categories" in s else ["(no categories)"]
+            for line in rows:
                 print("  " + line)
     return 0 if all(suite_passed(s) for s in suites) else 1
 

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from .judges.registry import get_judge
 
     get_judge(args.judge)  # an unknown judge fails now, not half-way through an lm_eval run
+    check_out_folder(args.out)
     for flag in ("limit", "max_new_tokens"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -66,6 +67,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"run: lm_eval --model hf --model_args pretrained=PATH --include_path {out} "
           f"--tasks {','.join(task_name(s.id) for s in suites)} --apply_chat_template")
     return 0
+
+
+def check_out_folder(out: Path) -> None:
+    """--out is a folder (made if missing); a file there, or above it, is named before any suite is read."""
+    for place in (out, *out.parents):
+        if place.exists():
+            if not place.is_dir():
+                which = "--out" if place == out else f"--out {out}: its parent"
+                raise OverrefusalError(f"{which} {place} is a file, not a folder; lm-eval-tasks writes one folder "
+                                       f"per suite into --out, so name a folder (it is made if missing)")
+            return
 
 
 def task_name(suite_id: str) -> str:
