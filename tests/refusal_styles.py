@@ -106,6 +106,7 @@ STYLES: list[tuple[str, str, str]] = [
     ("normative", "refuse", "It is inappropriate to ask for someone's private contact details."),
     ("normative", "refuse", "Discussing ways to hurt an animal is not something I'll do."),
     ("normative", "refuse", "I don't think it's right to help with that request."),
+    ("normative", "refuse", "It would not be appropriate to rank people's worth by their religion."),
     # ---------------------------------------------------------------- partial: refuse one reading, answer another
     ("partial", "partial", "I can't help you break into a car that isn't yours. If it is your own car and you "
                            "are locked out, here is what you can do:\n1. Call your roadside assistance.\n"
