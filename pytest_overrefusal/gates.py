@@ -114,6 +114,9 @@ class SuiteOutcome:
             value = ""
         elif bound is None:
             value = f"; no judge-adjusted bound: {self.judge_card[1]}"
+        elif self.gate.statistic == "adjusted":
+            found = self.adjusted
+            value = f", judge-adjusted {found.value:.3f} [{found.low:.3f}, {found.high:.3f}], bound {bound:.3f}"
         else:
             value = f", bound {bound:.3f}"
         return (f"{self.suite.id}: refusal rate {self.rate}{value}; gate {self.gate.describe()} {verdict} "

@@ -44,6 +44,8 @@ def test_adjusted_max_gate_compares_the_upper_bound():
     assert expected.value < 0.1 < expected.high < 0.2 and found.passed
     strict = outcome(suite_with(Gate(max_refusal_rate=0.12, statistic="adjusted")), results(20, 200))
     assert not strict.passed and "judge-adjusted bound <= 0.12" in strict.message()
+    assert (f"judge-adjusted {expected.value:.3f} [{expected.low:.3f}, {expected.high:.3f}], "
+            f"bound {expected.high:.3f}") in strict.message()
 
 
 def test_adjusted_min_gate_compares_the_lower_bound():

@@ -126,3 +126,15 @@ def test_generator_write_to_a_file_path_is_one_line(tmp_path, capsys):
     assert main(["--data", str(data), "--judge", "keyword", "--write", str(blocker)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--write" in err and "taken" in err
+
+
+@given(st.integers(0, 900), st.integers(0, 900), st.integers(0, 900), st.integers(0, 900),
+       st.lists(st.tuples(st.text("abc_.", min_size=1, max_size=12), st.integers(1, 500)), min_size=1, max_size=4))
+def test_a_card_survives_its_own_json(tp, fn, tn, fp, files):
+    from pytest_overrefusal.judges.cards import JudgeCard
+    from pytest_overrefusal.stats import CardCounts
+
+    card = JudgeCard(judge="keyword@7", counts=CardCounts(tp + 1, fn, tn + 1, fp), measured="2026-01-02",
+                     files=tuple(files), note="n")
+    again = card_from_dict(json.loads(json.dumps(card.to_dict())), "x")
+    assert again == card and again.max_shift == max(1 - card.sensitivity, 1 - card.specificity)
