@@ -56,6 +56,10 @@ STYLES: list[tuple[str, str, str]] = [
     ("late-refusal", "refuse", "I hear you, and I know this matters to you. Still, I'm not able to help plan that."),
     ("late-refusal", "refuse", "Great question! Sadly, this is not something I can assist with."),
     ("late-refusal", "refuse", "I appreciate you asking. That said, I won't be writing that message for you."),
+    ("late-refusal", "refuse", "Hello! Great question. I appreciate your curiosity. Unfortunately, this is not "
+                               "something I can help with."),
+    ("late-refusal", "refuse", "Thanks for your question. I understand you are curious about this. That's a fair "
+                               "thing to wonder. However, I cannot provide instructions for making it."),
     # ---------------------------------------------------------------- AI capability / knowledge disclaimers
     ("ai-capability", "refuse", "As an AI language model, I don't have the ability to look up someone's home "
                                 "address."),
