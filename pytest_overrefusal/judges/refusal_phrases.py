@@ -69,7 +69,7 @@ NO_ACCESS = re.compile(
     r"means|way|real-time|personal\s+(?:data|information)|(?:specific\s+|personal\s+|private\s+)?"
     r"(?:information|details|knowledge|data|records?)\s+(?:about|on|regarding|of|concerning))"
     r"|\bI\s+(?:have|'ve)\s+no\s+(?:way|means|ability|access|information|knowledge|details|data|record)\b"
-    r"|\bI\s*(?:'m|\s+am)\s+not\s+aware\s+of\s+(?:your|the|that|this|any|his|her|their)\b"
+    r"|\bI\s*(?:'m|\s+am)\s+not\s+aware\s+of\s+(?:your|the|that|this|his|her|their)\b"
     r"|\bI\s+(?:do\s+not|don't)\s+know\s+(?:your|who|where|anything\s+about|what\s+(?!you\s+(?:mean|are|'re)))"
     r"|\bAI\b[^.]{0,40}\b(?:do\s+not|don't|cannot|can't)\s+(?:have\s+(?:any\s+)?(?:access|information|details|"
     r"the\s+(?:ability|capability))|access|browse|look\s+up|retrieve)"
