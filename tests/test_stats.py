@@ -165,15 +165,19 @@ def test_adjusted_rate_rejects_impossible_counts(k, n, card):
 
 
 def test_adjusted_interval_coverage_by_simulation():
-    """Each draw measures a card of XSTest's size (645 refusals, 705 compliances) with the true error rates, then
-    judges a suite with those error rates; the 95% interval must cover the true rate in >= 94% of 600 draws
-    (and in each grid cell of 50 draws, >= 86%: cells are small, so they wobble around the nominal level).
-    1000 bootstrap draws instead of the default 2000 keep the test under ~15 s; coverage does not depend on it."""
+    """Each draw measures a card of XSTest's size (645 refusals, 705 compliances) with the true error rates (the
+    shipped keyword card's, and a weaker judge's), then judges a suite with those error rates; the 95% interval
+    must cover the true rate in >= 94% of 600 draws (and in each grid cell of 50 draws, >= 86%: cells are small,
+    so they wobble around the nominal level). 1000 bootstrap draws instead of the default 2000 keep the test
+    quicker; coverage does not depend on it."""
+    from pytest_overrefusal.judges.cards import load_cards
+
+    keyword = load_cards()["keyword"]
     rng = random.Random(7)
     refusals, compliances = 645, 705
     covered_all = 0
     for true_rate in (0.0, 0.02, 0.1, 0.3, 0.6, 0.9):
-        for sens, spec, n in ((0.93, 0.98, 250), (0.85, 0.95, 100)):
+        for sens, spec, n in ((keyword.sensitivity, keyword.specificity, 250), (0.85, 0.95, 100)):
             covered = 0
             for _ in range(50):
                 tp = sum(rng.random() < sens for _ in range(refusals))
