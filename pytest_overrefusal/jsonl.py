@@ -21,7 +21,10 @@ def json_objects(path: Path | str, error: type[OverrefusalError] = OverrefusalEr
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = loads(line)
+        except RepeatedKey as exc:
+            raise error(f"{path}:{number}: key {cap(repr(exc.key), 60)} appears twice in one object; keep one"
+                        ) from None
         except ValueError as exc:  # also the digit limit of huge integers
             raise error(f"{path}:{number}: invalid JSON ({cap(getattr(exc, 'msg', str(exc)), 120)}); fix or "
                         f"remove the line") from None
@@ -30,6 +33,26 @@ def json_objects(path: Path | str, error: type[OverrefusalError] = OverrefusalEr
         if not isinstance(row, dict):
             raise error(f"{path}:{number}: each line must be a JSON object{fields}, got {_json_type(row)}")
         yield number, row
+
+
+class RepeatedKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    obj: dict = {}
+    for key, value in pairs:
+        if key in obj:  # json.loads would keep the last one silently: a wrong prompt, no error
+            raise RepeatedKey(key)
+        obj[key] = value
+    return obj
+
+
+def loads(text: str) -> object:
+    """json.loads, but an object with a repeated key raises RepeatedKey."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
 
 
 def _json_type(value: object) -> str:

@@ -9,7 +9,7 @@ from .errors import SuiteError
 from .rows import finish, to_cases, to_pairs
 from .suite import Case, PairCase, Suite
 from .tables import Placed, Row, placed_rows
-from .textfiles import show
+from .textfiles import cap, show
 
 
 def load_cases(suite: Suite, data_dir: Path | None, limit: int | None = None) -> list[Case]:
@@ -52,7 +52,7 @@ def _rows(suite: Suite, data_dir: Path | None) -> tuple[str, Iterator[Placed]]:
     if src.data and data_dir is not None and (Path(data_dir) / src.data).is_file():
         return str(Path(data_dir) / src.data), placed_rows(Path(data_dir) / src.data)
     if src.hf:
-        return f"{src.hf} (HF hub)", _hf_rows(suite)
+        return f"{cap(src.hf, 120)} (HF hub)", _hf_rows(suite)
     raise SuiteError(_missing_message(suite, data_dir))
 
 
@@ -70,7 +70,7 @@ def _missing_message(suite: Suite, data_dir: Path | None) -> str:
     src = suite.source
     where = (f"--overrefusal-data {data_dir} has no {src.data}" if data_dir is not None
              else "no data folder is set (--overrefusal-data DIR or OVERREFUSAL_DATA)")
-    how = f"; {src.get_it}" if src.get_it else f"; point --overrefusal-data at a folder holding {src.data}"
+    how = f"; {cap(src.get_it, 300)}" if src.get_it else f"; point --overrefusal-data at a folder holding {src.data}"
     return f"suite {suite.id} ({suite.path}): {where}{how}"
 
 
@@ -79,14 +79,16 @@ def _hf_rows(suite: Suite) -> Iterator[Placed]:
     try:
         import datasets  # heavy; only when a suite really needs the hub
     except ImportError:
-        raise SuiteError(f"suite {suite.id}: data is on the HF hub ({src.hf}) but the 'datasets' package "
-                         f"is missing; pip install datasets, or {src.get_it or 'provide a local copy'}") from None
+        raise SuiteError(f"suite {suite.id}: data is on the HF hub ({cap(src.hf, 120)}) but the 'datasets' "
+                         f"package is missing; pip install datasets, or {cap(src.get_it or 'provide a local copy', 300)}"
+                         ) from None
     try:
         ds = datasets.load_dataset(src.hf, src.hf_config, split=src.hf_split, revision=src.hf_revision)
     except Exception as exc:  # offline, gated, renamed: all end the same way for the user
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        how = src.get_it or "download it and pass --overrefusal-data"
-        raise SuiteError(f"suite {suite.id}: cannot load {src.hf} from the HF hub ({first[:160]}); {how}") from None
+        how = cap(src.get_it or "download it and pass --overrefusal-data", 300)
+        raise SuiteError(f"suite {suite.id}: cannot load {cap(src.hf, 120)} from the HF hub ({cap(first)}); {how}"
+                         ) from None
     for index, row in enumerate(ds):
         yield f": row {index}", dict(row)
 

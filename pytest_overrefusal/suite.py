@@ -14,6 +14,7 @@ from .textfiles import BOM, cap, read_text, show
 SCHEMA = "overrefusal-suite/1"
 _SCHEMA_LINE = re.compile(rb"^schema:\s*['\"]?overrefusal-suite/", re.MULTILINE)
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0/C1 controls except tab and newlines
 MAX_MANIFEST_BYTES = 1 << 20  # the largest shipped one is ~1 KB; more is a mistake or an attack
 
 Expect = Literal["comply", "refuse"]
@@ -272,6 +273,8 @@ def _source(v: "_Validator", top: dict) -> Source:
 def _relative_inside(v: "_Validator", key: str, value: str, folder: str) -> None:
     """A manifest may name files only below its folder: an absolute path or '..' could read any file on the
     machine (and send it to a model). Symlinks are checked when the file is read (sources.py)."""
+    if not value.isprintable():  # a NUL or newline in a path: never a real file name, and it breaks messages
+        v.fail(key, f"{show(value)} holds a control character; give a plain relative path")
     posix, windows = PurePosixPath(value), PureWindowsPath(value)
     if posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in posix.parts or ".." in windows.parts:
         v.fail(key, f"{show(value)} must be a relative path inside {folder}")
@@ -372,6 +375,9 @@ class _Validator:
             return None
         if not isinstance(value, str) or (required and not value.strip()):
             self.fail(full, f"must be a non-empty string, got {show(value)}")
+        bad = _CONTROL.search(value)
+        if bad:  # an escape sequence would reach terminals and reports; a NUL, file names
+            self.fail(full, f"holds the control character {bad.group()!r}; remove it")
         return value
 
     def number(self, mapping: dict, key: str, where: str, required: bool = False) -> float | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import SuiteError
-from .jsonl import json_objects
+from .jsonl import RepeatedKey, json_objects, loads
 from .textfiles import cap, check_file, csv_dicts, read_text
 
 Row = dict[str, object]
@@ -39,7 +39,9 @@ def placed_rows(path: Path) -> Iterator[Placed]:
 def _json_rows(path: Path) -> Iterator[Placed]:
     text = read_text(path, SuiteError, WHAT, MAX_JSON_BYTES)
     try:
-        data = json.loads(text)
+        data = loads(text)
+    except RepeatedKey as exc:
+        raise SuiteError(f"{path}: key {cap(repr(exc.key), 60)} appears twice in one object; keep one") from None
     except json.JSONDecodeError as exc:
         raise SuiteError(f"{path}:{exc.lineno}: invalid JSON ({cap(exc.msg, 120)}); fix the file") from None
     except ValueError as exc:  # e.g. an integer past Python's digit limit

@@ -29,8 +29,11 @@ def show(value: object, limit: int = 80) -> str:
 
 
 def cap(text: str, limit: int = 160) -> str:
-    """A message part from elsewhere (a parser's complaint): one line, bounded."""
+    """A message part from elsewhere (a parser's complaint, a manifest's hint): one line, bounded, no control
+    characters (an escape sequence would reach the terminal)."""
     text = " ".join(str(text).split())
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -40,6 +43,8 @@ def check_file(path: Path, error: type[OverrefusalError], what: str, max_bytes: 
         info = path.stat()
     except OSError as exc:
         raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    except ValueError:  # a NUL in the name
+        raise error(f"{show(str(path))}: {what} name holds a NUL character; give a plain file name") from None
     if not stat.S_ISREG(info.st_mode):
         raise error(f"{path}: {what} is not a regular file; point at a file")
     if max_bytes is not None and info.st_size > max_bytes:

@@ -300,6 +300,8 @@ def test_source_data_stays_in_the_data_folder(tmp_path, data):
     ("r.jsonl", '{"id": "a", "prompt": "x"}\n\n{"id": "a", "prompt": "y"}\n', "r.jsonl:3", "duplicate case id 'a'"),
     ("r.jsonl", '{"id": "a", "prompt": "x"}\n{"id": "b", "pro', "r.jsonl:2", "invalid JSON"),
     ("r.jsonl", "[" * 100000 + "\n", "r.jsonl:1", "JSON"),
+    ("r.jsonl", '{"id": "a", "prompt": "x", "prompt": "y"}\n', "r.jsonl:1", "'prompt' appears twice"),
+    ("r.json", '[{"id": "a", "prompt": "x", "id": "b"}]', "r.json", "'id' appears twice"),
     ("r.json", '{"rows": []}', "r.json", "list"),
     ("r.json", '[{"id": "a", "prompt": "x"}, ["b", "y"]]', "r.json: item 1", "object"),
     ("r.json", '[{"id": "a", "prompt": "x"}, {"id": "a", "prompt": "y"}]', "r.json: item 1", "duplicate"),
@@ -389,3 +391,17 @@ def _cases_or_one_line(manifest: Path) -> None:
         return
     assert got and all(isinstance(c.prompt, str) and c.prompt.strip() for c in got)
     assert len({c.case_id for c in got}) == len(got)
+
+
+@pytest.mark.parametrize("key", ["title", "source.get_it", "description"])
+def test_control_characters_in_manifest_strings_are_refused(tmp_path, key):
+    value = '"red \\e[31m alert \\0"'
+    text = HEAD + ("source: {file: r.jsonl, get_it: %s}\n" % value if key == "source.get_it"
+                   else "source: {file: r.jsonl}\n%s: %s\n" % (key, value))
+    message = one_line_error(lambda: load_manifest(write(tmp_path, "s.yaml", text)))
+    assert f"'{key}'" in message and "\x1b" not in message and "\x00" not in message
+
+
+def test_a_huge_get_it_hint_is_capped_in_the_missing_data_message(tmp_path):
+    path = write(tmp_path, "s.yaml", HEAD + "source: {data: x/r.jsonl, get_it: '" + "download " * 5000 + "'}\n")
+    assert "x/r.jsonl" in one_line_error(lambda: cases_of(path, tmp_path))
