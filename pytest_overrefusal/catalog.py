@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .errors import SuiteError
 from .suite import load_manifest, looks_like_manifest
+from .textfiles import cap
 
 
 def builtin_suites_dir() -> Path:
@@ -33,14 +34,16 @@ def manifests_in(folder: Path) -> list[Path]:
 def find_suites(ids: list[str] | tuple[str, ...], search: list[Path]) -> dict[str, Path]:
     """Map each requested id to its manifest; an unknown id is an error listing the known ones."""
     known: dict[str, Path] = {}
+    broken: list[str] = []
     for folder in search:
         for path in manifests_in(folder):
             try:
                 known.setdefault(load_manifest(path).id, path)
-            except SuiteError:
-                continue  # a broken manifest is reported when it is collected, not here
+            except SuiteError as exc:  # reported when collected; named below if an id is then missing
+                broken.append(str(exc))
     missing = [i for i in ids if i not in known and not Path(i).is_file()]
     if missing:
-        raise SuiteError(f"unknown suite id(s) {', '.join(missing)}; known: {', '.join(sorted(known))} "
-                         f"(or give a manifest path)")
+        unreadable = f"; {len(broken)} manifest(s) could not be read, e.g. {cap(broken[0], 200)}" if broken else ""
+        raise SuiteError(f"unknown suite id(s) {cap(', '.join(missing), 200)}; known: {', '.join(sorted(known))} "
+                         f"(or give a manifest path){unreadable}")
     return {i: (Path(i) if Path(i).is_file() else known[i]) for i in ids}

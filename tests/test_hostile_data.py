@@ -405,3 +405,11 @@ def test_control_characters_in_manifest_strings_are_refused(tmp_path, key):
 def test_a_huge_get_it_hint_is_capped_in_the_missing_data_message(tmp_path):
     path = write(tmp_path, "s.yaml", HEAD + "source: {data: x/r.jsonl, get_it: '" + "download " * 5000 + "'}\n")
     assert "x/r.jsonl" in one_line_error(lambda: cases_of(path, tmp_path))
+
+
+def test_an_unknown_id_names_a_manifest_that_could_not_be_read(tmp_path):
+    from pytest_overrefusal.catalog import find_suites
+
+    write(tmp_path, "bomb.yaml", "schema: overrefusal-suite/1\n" + alias_bomb())
+    message = one_line_error(lambda: find_suites(["wanted"], [tmp_path]))
+    assert "unknown suite id(s) wanted" in message and "bomb.yaml" in message and "alias" in message
