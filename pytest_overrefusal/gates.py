@@ -123,5 +123,15 @@ class SuiteOutcome:
                 f"(expect {self.suite.expect}, {len(self.mismatches)} mismatching case(s))")
 
 
+STATISTICS = ("point", "wilson", "adjusted")
+
+
 def outcome(suite: Suite, results: Sequence[CaseResult], gate: Gate | None = None) -> SuiteOutcome:
-    return SuiteOutcome(suite=suite, results=tuple(results), gate=gate or suite.gate)
+    gate = gate or suite.gate
+    if gate.statistic not in STATISTICS:  # manifests are checked on load; a marker's statistic= arrives here
+        from .errors import SuiteError
+        from .textfiles import show
+
+        raise SuiteError(f"{suite.id}: gate statistic {show(gate.statistic)} is not one of "
+                         f"{', '.join(STATISTICS)}; fix the marker's statistic= (or the manifest's gate.statistic)")
+    return SuiteOutcome(suite=suite, results=tuple(results), gate=gate)

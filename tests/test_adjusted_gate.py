@@ -174,3 +174,18 @@ def test_html_report_shows_the_adjusted_rate_and_the_judge_line(project):
     assert "<th>judge-adjusted</th>" in page
     assert f"<td>{expected.value:.3f} [{expected.low:.3f}, {expected.high:.3f}]</td>" in page
     assert f"<p id='judge-error'>judge {KEYWORD} (card: sens {card.sensitivity:.3f}" in page
+
+
+def test_unknown_statistic_in_a_marker_is_one_line(project):
+    project.makefile(".yaml", s=MANIFEST.format(id="s", gate="max_refusal_rate: 0.3"))
+    project.makepyfile(test_mine="""
+        import pytest
+
+        @pytest.mark.overrefusal(suite="s.yaml", max_refusal_rate=0.15, statistic="adjsted")
+        def test_typo(overrefusal_results):
+            pass
+    """)
+    result = run(project, "test_mine.py")
+    result.assert_outcomes(errors=1)  # the fixture fails at setup
+    out = result.stdout.str()
+    assert "s: gate statistic 'adjsted' is not one of point, wilson, adjusted" in out and "Traceback" not in out
