@@ -121,9 +121,16 @@ def guarded(prog: str, action: Callable[[], int]) -> int:
 def os_error_text(exc: OSError) -> str:
     from .backends.registry import shown
 
-    names = [shown(os.fsdecode(f), 200) for f in (exc.filename, exc.filename2) if f is not None]
+    paths = [os.fsdecode(f) for f in (exc.filename, exc.filename2) if f is not None]
+    names = " -> ".join(shown(f, 200) for f in paths) or "a file"
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and paths:  # mkdir meeting a file says only "File exists"
+        target = Path(paths[0])
+        blocker = next((p for p in (target, *target.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            where = "" if blocker == target else f" (needed for {names})"
+            return f"{shown(blocker, 200)} is a file, not a folder{where}; give a path whose folders are folders"
     what = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-    return f"{' -> '.join(names) or 'a file'}: {what}; check the path (and free space or permissions)"
+    return f"{names}: {what}; check the path (and free space or permissions)"
 
 
 def _fail(prog: str, message: str) -> int:
@@ -153,7 +160,11 @@ def _run(args, extra: list[str]) -> int:
         # stay "starter_harmful.yaml::..." (a file outside the rootdir would get an empty path part).
         from .catalog import find_suites
 
+        from .suite import load_manifest
+
         found = find_suites(args.suite, [Path.cwd() / "suites", builtin_suites_dir()])
+        for path in found.values():  # pytest would skip a file that is no manifest with "no match", exit 4
+            load_manifest(path)
         named = [path if Path(ref).is_file() else path.resolve().parent for ref, path in found.items()]
         pytest_args += [str(target) for target in dict.fromkeys(named)]
     else:

@@ -240,3 +240,22 @@ def test_bad_paths_in_every_subcommand_are_one_line(tmp_path, capsys, monkeypatc
     code = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
     assert code == 2
     assert needle in one_error_line(capsys, prog)
+
+
+def test_a_file_where_a_folder_is_needed_is_named_as_such(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+
+    def make_under_a_file():
+        (blocker / "sub" / "deeper").mkdir(parents=True, exist_ok=True)
+        return 0
+    assert cli.guarded("overrefusal x", make_under_a_file) == 2
+    line = one_error_line(capsys, "overrefusal x")
+    assert f"{blocker} is a file, not a folder" in line
+
+
+def test_run_with_a_suite_file_that_is_no_manifest_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("just text\n")
+    assert main(["run", "--suite", str(tmp_path / "notes.txt")]) == 2
+    assert "notes.txt" in one_error_line(capsys)
