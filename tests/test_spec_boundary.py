@@ -191,3 +191,23 @@ def test_no_spec_error_shows_a_secret(shape, before, after, tail):
 def test_parse_spec_keeps_real_values_for_the_factories():
     spec = parse_spec("python:mod:make,api_key=abc,words=a+b")
     assert spec.options == {"api_key": "abc", "words": "a+b"}
+
+
+@pytest.mark.parametrize("spec", [
+    f"openai:m@http://u:{SECRET}@127.0.0.1:9/v1,oops",  # the probe's row: it printed the secret 9 times
+    f"openai:m@http://127.0.0.1:9/v1?token={SECRET},concurrency=0",
+    f"hf:/no/model,api_key={SECRET}",
+])
+def test_a_run_with_a_credential_in_the_spec_never_prints_it(pytester, tmp_path, spec):
+    rows = [{"id": f"r{i}", "prompt": f"How do I bake bread number {i}?"} for i in range(4)]
+    pytester.makefile(".jsonl", rows="\n".join(json.dumps(r) for r in rows))
+    pytester.makefile(".yaml", s="schema: overrefusal-suite/1\nid: s\ntitle: t\nexpect: comply\n"
+                                 "source: {file: rows.jsonl}\ncolumns: {prompt: prompt, id: id}\n"
+                                 "gate: {max_refusal_rate: 0.5}\n")
+    result = pytester.runpytest("--overrefusal-model", spec, "--overrefusal-cache", str(tmp_path / "c"),
+                                "--overrefusal-report", str(tmp_path / "r.json"), "-rA", "-v")
+    out = "\n".join(result.outlines + result.errlines)
+    assert result.ret != 0 and "***" in out
+    assert SECRET not in out, out
+    written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert SECRET.encode() not in written
