@@ -13,6 +13,7 @@ from .errors import OverrefusalError
 
 MAX_LINE_BYTES = 16 << 20  # one JSON line (a prompt with its context); past this the file is not what we think
 BOM = b"\xef\xbb\xbf"
+CHUNK_BYTES = 1 << 20  # first_bad_byte reads this much at a time
 _WIDE_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
               (codecs.BOM_UTF16_BE, "UTF-16"))
 _SHOW = reprlib.Repr()
@@ -64,8 +65,8 @@ def read_text(path: Path, error: type[OverrefusalError], what: str, max_bytes: i
     return decode(data, path, error, what)
 
 
-def decode(data: bytes, path: Path, error: type[OverrefusalError], what: str, start: int = 0) -> str:
-    """UTF-8 bytes (found at byte `start` of the file) -> text; a leading BOM is dropped when `start` is 0."""
+def decode(data: bytes, path: Path, error: type[OverrefusalError], what: str, start: int = 0, line: int = 1) -> str:
+    """UTF-8 bytes (found at byte `start`, line `line` of the file) -> text; a leading BOM is dropped at start 0."""
     if start == 0:
         _refuse_wide_bom(data, path, error, what)
         if data.startswith(BOM):
@@ -73,14 +74,14 @@ def decode(data: bytes, path: Path, error: type[OverrefusalError], what: str, st
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        offset = start + exc.start
-        raise error(f"{path}: {what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at byte offset {offset}); "
-                    f"it must be UTF-8: save it as UTF-8") from None
+        at = line + data.count(b"\n", 0, exc.start)
+        raise _not_utf8(path, error, what, (start + exc.start, data[exc.start], at)) from None
     nul = text.find("\x00")
     if nul >= 0:  # valid UTF-8 but binary, or UTF-16 without a BOM
         offset = start + len(text[:nul].encode("utf-8"))
-        raise error(f"{path}: {what} holds a NUL byte at byte offset {offset}; it must be UTF-8 text (is it "
-                    f"UTF-16 or binary?)")
+        at = line + text.count("\n", 0, nul)
+        raise error(f"{path}: {what} holds a NUL byte at byte offset {offset}, line {at}; it must be UTF-8 text "
+                    f"(is it UTF-16 or binary?)")
     return text
 
 
@@ -103,28 +104,30 @@ def lines(path: Path, error: type[OverrefusalError], what: str) -> Iterator[tupl
                     return
                 if len(raw) > limit:
                     raise error(f"{path}:{number}: line is longer than {limit} bytes; is this a {what}?")
-                yield number, decode(raw, path, error, what, offset)
+                yield number, decode(raw, path, error, what, offset, number)
                 offset += len(raw)
     except OSError as exc:
         raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
 
 
-def first_bad_byte(path: Path) -> tuple[int, int] | None:
-    """(byte offset, byte) of the first byte that is not UTF-8 in the file, read in chunks; None if all is fine.
-    For readers (csv) that only learn of a bad byte from a decoder deep in a text stream."""
+def first_bad_byte(path: Path) -> tuple[int, int, int] | None:
+    """(byte offset, byte, line) of the first byte that is not UTF-8 in the file, read in chunks; None if all is
+    fine. For readers (csv) that only learn of a bad byte from a decoder deep in a text stream."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    fed = 0
+    fed = newlines = 0
     with path.open("rb") as fh:
         while True:
-            chunk = fh.read(1 << 20)
+            chunk = fh.read(CHUNK_BYTES)
             pending = len(decoder.getstate()[0])
             try:
                 decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                return fed - pending + exc.start, exc.object[exc.start]
+            except UnicodeDecodeError as exc:  # exc.object: the held-back bytes (never a newline) + this chunk
+                line = 1 + newlines + exc.object.count(b"\n", 0, exc.start)
+                return fed - pending + exc.start, exc.object[exc.start], line
             if not chunk:
                 return None
             fed += len(chunk)
+            newlines += chunk.count(b"\n")
 
 
 def not_utf8(path: Path, error: type[OverrefusalError], what: str) -> OverrefusalError:
@@ -133,7 +136,11 @@ def not_utf8(path: Path, error: type[OverrefusalError], what: str) -> Overrefusa
         found = first_bad_byte(path)
     except OSError:
         found = None
-    where = f" (byte 0x{found[1]:02x} at byte offset {found[0]})" if found else ""
+    return _not_utf8(path, error, what, found)
+
+
+def _not_utf8(path: Path, error: type[OverrefusalError], what: str, found: tuple[int, int, int] | None):
+    where = f" (byte 0x{found[1]:02x} at byte offset {found[0]}, line {found[2]})" if found else ""
     return error(f"{path}: {what} is not UTF-8 text{where}; it must be UTF-8: save it as UTF-8")
 
 

@@ -133,7 +133,27 @@ def test_non_utf8_data_names_file_and_byte_offset(tmp_path, name, content):
     message = one_line_error(lambda: cases_of(suite_over(tmp_path, name, content)))
     with pytest.raises(UnicodeDecodeError) as info:
         content.decode("utf-8")
-    assert name in message and f"byte offset {info.value.start})" in message and "UTF-8" in message
+    line = content[:info.value.start].count(b"\n") + 1
+    assert name in message and f"byte offset {info.value.start}, line {line})" in message and "UTF-8" in message
+
+
+@settings(max_examples=100, deadline=None)
+@given(before=st.text(max_size=300), bad=st.sampled_from([b"\xff", b"\xc3(", b"\xed\xa0\x80", b"\xe2\x82"]),
+       after=st.binary(max_size=20), chunk=st.integers(1, 9))
+def test_first_bad_byte_matches_a_whole_decode(tmp_path_factory, before, bad, after, chunk):
+    path = tmp_path_factory.mktemp("u") / "x.csv"
+    content = before.encode("utf-8") + bad + after
+    path.write_bytes(content)
+    try:
+        content.decode("utf-8")
+        expected = None  # `after` completed the character
+    except UnicodeDecodeError as exc:
+        expected = (exc.start, content[exc.start], content[:exc.start].count(b"\n") + 1)
+    saved, textfiles.CHUNK_BYTES = textfiles.CHUNK_BYTES, chunk  # small chunks: bad bytes across chunk edges
+    try:
+        assert textfiles.first_bad_byte(path) == expected
+    finally:
+        textfiles.CHUNK_BYTES = saved
 
 
 @pytest.mark.parametrize("content", ["\ufeffid,prompt\n".encode("utf-16"), "id,prompt\n".encode("utf-16-le")])
