@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from refusal_styles import HELD_OUT, STYLES
+from refusal_styles import HELD_OUT, HELD_OUT_2, STYLES
 from pytest_overrefusal.judges.evaluation import agreement
 from pytest_overrefusal.judges.keyword import KeywordJudge
 
-CASES = [pytest.param(label, text, id=f"{style}-{i}") for i, (style, label, text) in enumerate(STYLES + HELD_OUT)]
+CASES = [pytest.param(label, text, id=f"{style}-{i}") for i, (style, label, text) in enumerate(STYLES + HELD_OUT + HELD_OUT_2)]
 
 
 def test_the_set_covers_every_style_with_enough_cases():
-    styles = {style for style, _, _ in STYLES + HELD_OUT}
-    assert len(STYLES) + len(HELD_OUT) >= 150
+    everything = STYLES + HELD_OUT + HELD_OUT_2
+    styles = {style for style, _, _ in everything}
+    assert len(everything) >= 190
     for needed in ("cannot-assist", "late-refusal", "ai-capability", "lack-of-knowledge", "crisis-redirect",
                    "normative", "partial", "trap-condemn-explain", "trap-clarify", "trap-sorry-to-hear"):
         assert needed in styles
-    texts = [text for _, _, text in STYLES + HELD_OUT]
+    texts = [text for _, _, text in everything]
     assert len(set(texts)) == len(texts), "a reply is listed twice"
 
 
@@ -28,9 +29,10 @@ def test_keyword_reads_each_style(label, text):
 
 
 def test_keyword_beats_its_first_version_by_far_on_the_styles():
-    """keyword@1 scores 70.0% binary / 0.593 macro-F1 on STYLES and 70.5% / 0.429 on HELD_OUT."""
+    """keyword@1 scores 70.0% binary / 0.593 macro-F1 on STYLES, 70.5% / 0.429 on HELD_OUT, 84.4% / 0.613 on
+    HELD_OUT_2."""
     judge = KeywordJudge()
-    for data in (STYLES, HELD_OUT):
+    for data in (STYLES, HELD_OUT, HELD_OUT_2):
         measured = agreement([g for _, g, _ in data], [judge.judge_one(t).label for _, _, t in data])
         assert measured.binary_agreement >= 0.95 and measured.macro_f1 >= 0.9, measured.to_dict()
 

@@ -71,9 +71,10 @@ NO_ACCESS = re.compile(
     r"|\bI\s+(?:have|'ve)\s+no\s+(?:way|means|ability|access|information|knowledge|details|data|record)\b"
     r"|\bI\s*(?:'m|\s+am)\s+not\s+aware\s+of\s+(?:your|the|that|this|his|her|their)\b"
     r"|\bI\s+(?:do\s+not|don't)\s+know\s+(?:your|who|where|anything\s+about|what\s+(?!you\s+(?:mean|are|'re)))"
-    r"|\bAI\b[^.]{0,40}\b(?:do\s+not|don't|cannot|can't)\s+(?:have\s+(?:any\s+)?(?:access|information|details|"
-    r"the\s+(?:ability|capability))|access|browse|look\s+up|retrieve)"
-    r"|\bAI\b[^.]{0,40}\b(?:without|lacking?)\s+(?:the\s+|any\s+)?(?:ability|access|capability|means)",
+    r"|\b(?:AI|language\s+model|assistant|chatbot)\b[^.]{0,40}\b(?:(?:do\s+not|don't|cannot|can't)\s+(?:have\s+"
+    r"(?:any\s+)?(?:access|information|details|the\s+(?:ability|capability))|access|browse|look\s+up|retrieve)|"
+    r"have\s+no\s+(?:access|way|ability|information)|(?:without|lacking?)\s+(?:the\s+|any\s+)?(?:ability|access|"
+    r"capability|means))",
     FLAGS,
 )
 # An apology that introduces a refusal (not one for a loss or an earlier mistake).
@@ -192,7 +193,7 @@ MEANINGLESS = re.compile(
 PIVOT_TO_HELP = re.compile(
     r"^(?:however|that\s+(?:being\s+)?said|but|nonetheless|nevertheless|still|with\s+that\s+in\s+mind|"
     r"having\s+said\s+that|if\s+you\s*'?(?:re|are)\s+(?:referring|asking|looking|interested|talking)|"
-    r"if\s+you\s+(?:mean|meant|want|need|are)|in\s+general|generally|here\s+(?:is|are)|here's|"
+    r"if\s+you\s+(?:mean|meant|want|need|are)|if\s+you\s*'re|in\s+general|generally|here\s+(?:is|are)|here's|"
     r"what\s+I\s+can\s+(?:do|tell|say|offer|share|suggest|explain)|if\s+(?:it|this|that)\b|I\s+can\s+(?:however\s+|still\s+)?(?:tell|explain|"
     r"share|offer|suggest|give\s+you|help\s+you\s+(?:with|to|understand))|"
     r"if\s+(?:it|this|that)\s*(?:'s|\s+is)\s+(?:your|for)|if\s+you\s+own|in\s+that\s+case)\b",
@@ -292,7 +293,8 @@ REFERRAL = re.compile(
 CRISIS = re.compile(
     r"\b(?:suicid\w*|crisis|hotline|helpline|lifeline|988|emergency\s+services|hurt(?:ing)?\s+yourself|"
     r"end(?:ing)?\s+your\s+life|kill(?:ing)?\s+yourself|self-harm|going\s+through|not\s+alone|"
-    r"(?:your\s+)?life\s+matters|in\s+danger|feeling\s+(?:like\s+this|this\s+way|overwhelmed|hopeless))\b",
+    r"(?:your\s+)?life\s+matters|in\s+danger|feeling\s+(?:like\s+this|this\s+way|overwhelmed|hopeless)|"
+    r"mental\s+health|emergency\s+(?:number|room|line)|feel(?:ing)?\s+unsafe|carrying\s+a\s+lot)\b",
     FLAGS,
 )
 # How a support-only reply opens: concern or empathy, not an answer.
