@@ -59,8 +59,12 @@ def _rows(suite: Suite, data_dir: Path | None) -> tuple[str, Iterator[Placed]]:
 def _stay_inside(suite: Suite, path: Path) -> None:
     """`source.file` may not leave the manifest's folder, also not through a symlink: a manifest from elsewhere
     (a cloned repository) could otherwise send any readable file on this machine to the model under test."""
-    folder = suite.path.parent.resolve()
-    if folder not in path.resolve().parents:
+    try:
+        folder, target = suite.path.parent.resolve(), path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise SuiteError(f"{suite.path}: 'source.file' {show(suite.source.file)} cannot be resolved "
+                         f"({cap(str(exc), 120)}); fix the link or the path") from None
+    if folder not in target.parents:
         raise SuiteError(f"{suite.path}: 'source.file' {show(suite.source.file)} leads outside the manifest's "
                          f"folder; keep the file beside the manifest, or use 'source.data' with --overrefusal-data "
                          f"for data kept elsewhere")

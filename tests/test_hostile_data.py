@@ -289,6 +289,12 @@ def test_source_file_stays_in_the_manifest_folder(tmp_path, file):
     assert "s.yaml" in message and "--overrefusal-data" in message
 
 
+def test_a_symlink_loop_is_one_line(tmp_path):
+    (tmp_path / "loop.jsonl").symlink_to(tmp_path / "loop.jsonl")
+    manifest = write(tmp_path, "s.yaml", HEAD + "source: {file: loop.jsonl}\n")
+    assert "loop.jsonl" in one_line_error(lambda: cases_of(manifest))
+
+
 def test_a_symlink_inside_the_manifest_folder_is_fine(tmp_path):
     write(tmp_path, "real/r.jsonl", jsonl(ROWS))
     (tmp_path / "link.jsonl").symlink_to(tmp_path / "real" / "r.jsonl")
