@@ -83,9 +83,9 @@ def _hf_rows(suite: Suite) -> Iterator[Placed]:
     try:
         import datasets  # heavy; only when a suite really needs the hub
     except ImportError:
+        how = cap(src.get_it or "provide a local copy", 300)
         raise SuiteError(f"suite {suite.id}: data is on the HF hub ({cap(src.hf, 120)}) but the 'datasets' "
-                         f"package is missing; pip install datasets, or {cap(src.get_it or 'provide a local copy', 300)}"
-                         ) from None
+                         f"package is missing; pip install datasets, or {how}") from None
     try:
         ds = datasets.load_dataset(src.hf, src.hf_config, split=src.hf_split, revision=src.hf_revision)
     except Exception as exc:  # offline, gated, renamed: all end the same way for the user
