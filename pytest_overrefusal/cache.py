@@ -38,6 +38,16 @@ def row_checksum(key: str, text: str, finish_reason: str) -> str:
     return hashlib.sha256(json.dumps([key, text, finish_reason], ensure_ascii=False).encode()).hexdigest()[:16]
 
 
+def _storable(text: str) -> bool:
+    """SQLite stores UTF-8; a lone surrogate (a server's "\\ud800" escape, a python: model's own string) cannot
+    be, so that answer is kept for this run only and generated again next time."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ResponseCache:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -175,7 +185,8 @@ class ResponseCache:
         now = time.time()
         rows = [(k, model, r.text, r.finish_reason, r.prompt_tokens, r.completion_tokens, now,
                  row_checksum(k, r.text, r.finish_reason))
-                for k, r in items if r.finish_reason != "error"]  # errors are retried next run
+                for k, r in items if r.finish_reason != "error"  # errors are retried next run
+                and _storable(r.text)]
         if not rows:
             return
         try:

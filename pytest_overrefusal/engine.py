@@ -244,7 +244,7 @@ def model_boundary(backend, method: str):
         yield
     except OverrefusalError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the error boundary between the model's code and the run
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the boundary between the model's code and the run
         raise BackendError(describe_model_failure(backend, method, exc)) from None
 
 
@@ -264,8 +264,11 @@ def describe_model_failure(backend, method: str, exc: BaseException) -> str:
 def context_overflow(backend, requests: dict[int, ChatRequest]) -> dict[int, str]:
     """Requests whose prompt does not fit the model's context (index -> why), measured before any generation:
     a character cap first (no tokenizing megabytes), then the backend's own token counts when it has them."""
-    limit = getattr(backend, "context_length", None)
-    if not isinstance(limit, int) or limit <= 0 or not requests:
+    if not requests:
+        return {}
+    with model_boundary(backend, "context_length"):
+        limit = getattr(backend, "context_length", None)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
         return {}
     too_long: dict[int, str] = {}
     to_count: list[int] = []
@@ -280,6 +283,9 @@ def context_overflow(backend, requests: dict[int, ChatRequest]) -> dict[int, str
     if to_count and callable(count):
         with model_boundary(backend, "prompt_token_counts()"):
             counts = list(count([requests[i] for i in to_count]))
+        if len(counts) != len(to_count) or not all(isinstance(n, int) for n in counts):
+            raise BackendError(f"model {one_line(getattr(backend, 'name', backend), 80)}: prompt_token_counts() "
+                               f"must return one int per request, got {one_line(counts, 80)}")
         for i, n in zip(to_count, counts):
             if n >= limit:
                 too_long[i] = (f"prompt of {n} tokens does not fit the model's context of {limit} tokens "

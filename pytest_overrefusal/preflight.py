@@ -53,6 +53,11 @@ def check_file_path(path: Path, option: str) -> None:
     """`path` can be written: not a folder, not read-only, its folder exists or can be created."""
     if path.is_dir():
         raise OverrefusalError(f"{option} {path}: is a folder; give a file path")
+    if path.exists() and not path.is_file():
+        raise OverrefusalError(f"{option} {path}: is not a regular file (a device, pipe or socket); give a file "
+                               f"path")
+    if path.is_symlink() and not path.exists():
+        raise OverrefusalError(f"{option} {path}: is a symlink to nothing; remove it or give another path")
     if path.exists() and not os.access(path, os.W_OK):
         raise OverrefusalError(f"{option} {path}: the file is read-only; make it writable or give another path")
     _check_folder_creatable(path.parent, option, f"the folder for {path.name}")
@@ -63,6 +68,8 @@ def check_cache_dir(folder: Path, source: str) -> None:
     if folder.exists() and not folder.is_dir():
         raise OverrefusalError(f"{source} {folder}: is a file, not a folder; point it at a folder (or run with "
                                f"--overrefusal-no-cache)")
+    if folder.is_symlink() and not folder.exists():
+        raise OverrefusalError(f"{source} {folder}: is a symlink to nothing; remove it or point it at a folder")
     _check_folder_creatable(folder, source, "the response cache folder")
     for name in CACHE_FILES:
         path = folder / name
@@ -76,6 +83,9 @@ def check_cache_dir(folder: Path, source: str) -> None:
 def _check_folder_creatable(folder: Path, option: str, what: str) -> None:
     existing = folder
     while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():
+            raise OverrefusalError(f"{option} {folder}: {what} cannot be created, {existing} is a symlink to "
+                                   f"nothing; remove it or give another path")
         existing = existing.parent
     if not existing.is_dir():
         raise OverrefusalError(f"{option} {folder}: {what} cannot be created, {existing} is a file; "

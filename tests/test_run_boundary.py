@@ -85,6 +85,24 @@ class Windowed(Fake):
         return [len(r.messages[-1][1].split()) + 8 for r in requests]
 
 
+class Exits(Fake):
+    def answer(self, prompts):
+        raise SystemExit(3)
+
+
+class Surrogate(Fake):
+    def answer(self, prompts):
+        return [Response("Sure \\ud800 here") for _ in prompts]
+
+
+class BadCounts(Windowed):
+    def prompt_token_counts(self, requests):
+        return ["many"] * len(requests)
+
+
+exits = Exits("exits")
+surrogate = Surrogate("surrogate")
+badcounts = BadCounts("badcounts")
 plain = Fake("plain")
 raising = Raising("raising")
 strings = Strings("strings")
@@ -179,6 +197,27 @@ def test_a_failed_suite_is_not_generated_again_by_a_marker_and_items_both(projec
     assert len(calls(project)) == 4, calls(project)  # alpha: 3 batches; beta: 1 failed batch, never repeated
 
 
+@pytest.mark.parametrize("model, expect, generated", [
+    ("exits", "generate() raised SystemExit: 3", 1),
+    ("badcounts", "prompt_token_counts() must return one int per request", 0),
+])
+def test_a_model_that_exits_or_counts_wrongly_is_one_line_once(project, tmp_path, model, expect, generated):
+    result, out = run(project, model, "--overrefusal-cache", str(tmp_path / "cache"))
+    assert result.ret == 1 and result.parseoutcomes()["failed"] == 10
+    assert_one_line(out, expect)
+    assert sum(expect in line for line in out.splitlines()) == 2, out  # the first item and the summary
+    assert len(calls(project)) == generated
+
+
+def test_an_answer_sqlite_cannot_store_is_used_and_reported_exactly(project, tmp_path):
+    report = tmp_path / "out.json"
+    result, out = run(project, "surrogate", "--overrefusal-cache", str(tmp_path / "cache"), "--overrefusal-report",
+                      str(report))
+    assert result.ret == 0, out[-3000:]
+    assert json.loads(report.read_text())["cases"][0]["response"] == "Sure \ud800 here"
+    assert len(ResponseCache(tmp_path / "cache" / "responses.sqlite")) == 0  # regenerated next time, not lost
+
+
 # -- row 18: escape sequences, CR, NUL and a megabyte of text from the model or a data file -------------------------
 def test_model_and_data_text_is_escaped_and_cut_on_the_terminal_but_exact_in_the_report(project, tmp_path):
     write_suite(project.path, "alpha", ["Bake\x1b]0;title\x07 \u202e bread\r?"] + ALPHA[1:])
@@ -264,13 +303,18 @@ def _file(path: Path) -> Path:
     (("--overrefusal-cache", "{file}"), "--overrefusal-cache {file}: is a file, not a folder"),
     (("--overrefusal-cache", "{file}/deeper"), "cannot be created"),
     (("--overrefusal-baseline", "{baseline}"), "suites['alpha'].cases must be an object mapping case ids"),
+    (("--overrefusal-save-baseline", "/dev/null"), "is not a regular file"),
+    (("--overrefusal-cache", "{dangling}"), "is a symlink to nothing"),
+    (("--overrefusal-report", "{dangling}/r.json"), "is a symlink to nothing"),
 ])
 def test_unusable_paths_are_one_line_before_any_generation(project, tmp_path, args, expect):
     file = _file(tmp_path / "a-file")
     baseline = tmp_path / "base.json"
     baseline.write_text(json.dumps({"schema": "pytest-overrefusal/baseline-1", "model": "m", "judge": "j",
                                     "suites": {"alpha": {"generation": {}, "cases": [{"refused": True}]}}}))
-    given = [a.format(tmp=tmp_path, file=file, baseline=baseline) for a in args]
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    given = [a.format(tmp=tmp_path, file=file, baseline=baseline, dangling=dangling) for a in args]
     result, out = run(project, "plain", *given)
     assert result.ret == pytest.ExitCode.USAGE_ERROR, out[-2000:]
     assert_one_line(out, expect.format(file=file))

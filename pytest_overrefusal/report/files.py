@@ -104,19 +104,21 @@ def write_report(path: Path, suites: list[dict], cases: list[dict], *, model: st
             doc = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": model,
                    "judge": judge, "settings": settings, "suites": suites, "cases": cases,
                    "preference_suites": list(pair_suites), "pairs": list(pairs), "not_evaluated": list(errors)}
-            tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+            # a lone surrogate in model text becomes its JSON escape: the file stays UTF-8 and reads back exact
+            tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8",
+                           errors="backslashreplace")
         elif suffix == ".html":
             from .html import render_html
 
             page = render_html(suites, cases, model=model, judge=judge, created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                                pair_suites=pair_suites, pairs=pairs)
-            tmp.write_text(page, encoding="utf-8")
+            tmp.write_text(page, encoding="utf-8", errors="backslashreplace")
         elif suffix == ".parquet":
             import pandas as pd
 
             pd.DataFrame.from_records(cases, columns=list(CASE_FIELDS)).to_parquet(tmp, index=False)
         else:
-            with tmp.open("w", newline="", encoding="utf-8") as fh:
+            with tmp.open("w", newline="", encoding="utf-8", errors="backslashreplace") as fh:
                 writer = csv.DictWriter(fh, fieldnames=CASE_FIELDS)
                 writer.writeheader()
                 writer.writerows(cases)
