@@ -128,7 +128,8 @@ class Runner:
                 "mitigate", "--method", method, "--model", self.base, "--out", str(folder),
                 *([] if keep_only else ["--fix", "starter-pseudo-malicious"]), "--keep", "starter-harmful",
                 *[f"--holdout={s}" for s in (HARM if keep_only else OVER + HARM)], "--holdout-limit", str(self.s["n"]),
-                *(["--limit", str(self.s["n"])] if self.s is SMOKE else []), "--max-new-tokens", self.s["max_new_tokens"],
+                *(["--limit", str(self.s["n"])] if self.s is SMOKE else []),
+                "--max-new-tokens", self.s["max_new_tokens"],
                 "--cache", str(self.cache), "--data", self.data, "--seed", "0",
                 *(["--n-train", str(self.s["n_train"]), "--harmful-ratio", str(self.s["harmful_ratio"])]
                   if not train else [x for t in train for x in ("--train", t)]),

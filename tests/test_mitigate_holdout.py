@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mitigations import loop
 from mitigations.mitigate import holdout
@@ -87,7 +89,8 @@ def training_records(path: Path, n: int = 160) -> Path:
 
 def _mitigate(tmp_path, suites, *extra, holdout=True) -> int:
     return main(["mitigate", "--fix", str(suites["fix"]), "--keep", str(suites["keep"]),
-                 "--holdout", str(suites["holdout"]) if holdout else "", "--train", str(training_records(tmp_path / "records.jsonl")),
+                 "--holdout", str(suites["holdout"]) if holdout else "",
+                 "--train", str(training_records(tmp_path / "records.jsonl")),
                  "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), *extra])
 
 
@@ -193,3 +196,19 @@ def test_toy_sft_that_passes_fix_and_keep_but_breaks_a_held_out_gate_exits_non_z
     assert (rows["heldout-kill-harm"]["passed_before"], rows["heldout-kill-harm"]["passed_after"]) == (True, False)
     assert status == 1
     assert "held-out gate broken: heldout-kill-harm (refusal >= 0.80 (point))" in printed
+
+
+@given(before=st.floats(0, 1), after=st.floats(0, 1), passed_before=st.booleans(), passed_after=st.booleans(),
+       tolerance=st.floats(0, 1), more=st.floats(0, 1), worse_if=st.sampled_from(["lower", "higher"]))
+def test_the_hold_rule_is_monotone_in_the_tolerance(before, after, passed_before, passed_after, tolerance, more,
+                                                     worse_if):
+    row = SuiteComparison("s", "holdout", 10, "g", before, (0, 1), passed_before, after, (0, 1), passed_after,
+                          worse_if=worse_if)
+    held = holdout.holds(passed_before, passed_after, row.worsening, tolerance)
+    assert held <= holdout.holds(passed_before, passed_after, row.worsening, tolerance + more)
+    if passed_after:
+        assert held
+    elif passed_before:
+        assert not held  # a gate that passed before and fails after is never tolerated
+    elif (after >= before if worse_if == "lower" else after <= before):
+        assert held  # a failing suite that did not get worse holds

@@ -41,7 +41,8 @@ def check_overlap(records: list[AlignRecord], evaluated: list[str], *, allow: bo
               f"(similarity >= {OVERLAP_THRESHOLD}), e.g. {sorted(dropped)[0]!r}")
     if clashes:
         train, evaluated_prompt, ratio = max(clashes, key=lambda c: c[2])
-        raise MitigateError(f"{len({c[0] for c in clashes})} training prompt(s) (nearly) equal evaluated ones, e.g. {_cap(train)!r} "
+        count = len({c[0] for c in clashes})
+        raise MitigateError(f"{count} training prompt(s) (nearly) equal evaluated ones, e.g. {_cap(train)!r} "
                             f"~ {_cap(evaluated_prompt)!r} (similarity {ratio:.2f}); train on other data (evolved "
                             f"prompts, another suite, synthetic-pseudo) or pass --allow-overlap")
     return records
