@@ -16,6 +16,7 @@ import fuzz.contract as contract
 from fuzz.caches import DB, cache_states
 from fuzz.contract import MODEL, SECRET, Expected, Verdict, cached_rows, check, check_cache_kept, run_cli, run_plugin
 from fuzz.datafiles import data_files, manifest as data_manifest
+from fuzz.models import BEHAVIOURS
 from fuzz.manifests import DATA, GOOD, NAME, PROMPTS, data_rows, manifests, _dump
 from fuzz.options import HUGE, options, specs
 from fuzz.server import CLIENT, ScriptedServer, outcome_of, replies
@@ -137,9 +138,11 @@ def _good_suite(folder: Path) -> Expected:
 
 
 def _option_verdict(option, expected: Expected) -> Verdict:
-    culprits = (f"--overrefusal-{option.name}", option.value.format(dir="")[:40] or "\0")
-    if option.value.startswith("{dir}"):
-        culprits += (option.value.format(dir="").strip("/").split("/")[0],)
+    # the option, its name as a word ("judge"), or the value itself when it is distinctive enough to search for
+    culprits = (f"--overrefusal-{option.name}", option.name.replace("-", " "), option.name.replace("-", "_"))
+    value = option.value.format(dir="").strip("/")
+    if len(value) >= 4:
+        culprits += (value[:40], value.split("/")[0])
     ok = Expected(**{**expected.__dict__, "limit": option.limit}) if option.valid is not False else None
     if option.valid is True:
         return Verdict.valid(ok)
@@ -313,3 +316,14 @@ def test_cli_lm_eval_tasks(lab, capsys, manifest):
         assert outcome.ret == 0, outcome.out[-3000:]
     check(outcome, Verdict(culprits=manifest.verdict.culprits or (NAME,), capped=manifest.verdict.capped,
                            lenient=True))
+
+
+@pytest.mark.parametrize("behaviour", sorted(BEHAVIOURS))  # few enough to try every one
+def test_python_model(lab, behaviour):
+    """A user's own model object that answers wrongly: one line naming the model, or a correct run."""
+    folder = lab.folder()
+    expected = _good_suite(folder)
+    valid = BEHAVIOURS[behaviour]
+    culprits = ("generate", "fuzz-model", "fuzz.models")
+    verdict = Verdict.valid(expected) if valid else Verdict(ok=expected if valid is None else None, culprits=culprits)
+    lab.run(folder, verdict, str(folder / NAME), model=f"python:fuzz.models:make,behaviour={behaviour}")

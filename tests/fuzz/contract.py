@@ -104,7 +104,7 @@ def no_hang(seconds: float = HANG_SECONDS):
     def ring(signum, frame):
         raise _Alarm()
     old = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 2.0)  # and again every 2 s, should the run swallow the first
     try:
         yield
     except _Alarm:
@@ -157,6 +157,8 @@ def _written(folder: Path) -> list[str]:
 # -- the contract -------------------------------------------------------------------------------------------------
 def check(outcome: Outcome, verdict: Verdict) -> None:
     show = f"exit {outcome.ret} after {outcome.seconds:.1f}s; output:\n{outcome.out[-6000:]}"
+    if outcome.seconds > HANG_SECONDS:
+        raise Hung(f"the run took {outcome.seconds:.0f} s; {show}")
     if _TRACEBACK.search(outcome.out):
         raise Traceback(f"a traceback reached the user; {show}")
     if SECRET in outcome.out:
@@ -209,7 +211,7 @@ def _check_not_repeated(problems: list[str], culprits: tuple[str, ...], show: st
     over-refusal summary. Short pointers per item ("not evaluated: see above") are fine."""
     counts: dict[str, int] = {}
     for line in problems:
-        if _named([line], culprits):
+        if _named([line], tuple(c for c in culprits if len(c) >= 4)):
             counts[line] = counts.get(line, 0) + 1
     worst = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
     if worst[1] > 3:
@@ -253,6 +255,7 @@ def cached_rows(db: Path) -> dict[str, tuple] | None:
         return None
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            conn.text_factory = bytes  # a flipped byte may leave a row that is not UTF-8
             rows = conn.execute("SELECT key, text, finish_reason, checksum FROM responses").fetchall()
     except sqlite3.Error:
         return None
