@@ -211,3 +211,57 @@ def test_a_run_with_a_credential_in_the_spec_never_prints_it(pytester, tmp_path,
     assert SECRET not in out, out
     written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert SECRET.encode() not in written
+
+
+# -- a model folder whose content is broken: one line at load or first use, never a traceback --------------------
+def _edit_config(**changes):
+    def damage(folder: Path) -> None:
+        config = json.loads((folder / "config.json").read_text())
+        config.update(changes)
+        (folder / "config.json").write_text(json.dumps(config))
+    return damage
+
+
+def _garbage_weights(folder):
+    for f in folder.glob("*.safetensors"):
+        f.write_bytes(b"garbage" * 10)
+
+
+def _truncated_weights(folder):
+    for f in folder.glob("*.safetensors"):
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
+
+def _weights_are_a_folder(folder):
+    for f in folder.glob("*.safetensors"):
+        f.unlink()
+        f.mkdir()
+
+
+def _broken_template(folder):
+    (folder / "chat_template.jinja").write_text("{% if %}")
+
+
+def _refusing_template(folder):  # like templates that reject a system message
+    (folder / "chat_template.jinja").write_text("{{ raise_exception('System role not supported') }}")
+
+
+@pytest.mark.parametrize("damage, needle", [
+    (_garbage_weights, "cannot load model"),
+    (_truncated_weights, "cannot load model"),
+    (_weights_are_a_folder, "no weights"),
+    (_edit_config(hidden_size=4096), "do not match"),
+    (_edit_config(num_hidden_layers="two"), "cannot load model"),
+    (_edit_config(model_type="nope"), "cannot load model"),
+    (_broken_template, "chat template"),
+    (_refusing_template, "System role not supported"),
+])
+def test_a_broken_model_folder_is_one_line_naming_it(tmp_path, damage, needle):
+    from pytest_overrefusal.backends.base import ChatRequest
+
+    copy = _model_copy(tmp_path)
+    damage(copy)
+    with pytest.raises(BackendError) as info:
+        load_backend(f"hf:{copy}").generate([ChatRequest.user("hi", system="sys")])
+    message = str(info.value)
+    assert needle in message and str(copy) in message and "\n" not in message

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from pathlib import Path
 from typing import Sequence
@@ -106,9 +107,13 @@ class HFBackend:
             tokenizer = AutoTokenizer.from_pretrained(self.path_or_id, **load)
             model = AutoModelForCausalLM.from_pretrained(
                 self.path_or_id, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **load, **model_kw)
-        except (OSError, ValueError) as exc:
+        except _user_load_errors() as exc:
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise BackendError(f"hf:{shown(self.path_or_id, 200)}: cannot load model ({shown(first, 200)}); give a "
+            where = f"hf:{shown(self.path_or_id, 200)}"
+            if "ignore_mismatched_sizes" in first or "size mismatch" in first:
+                raise BackendError(f"{where}: the weights do not match the sizes in config.json; give the config "
+                                   f"the weights were saved with") from None
+            raise BackendError(f"{where}: cannot load model ({type(exc).__name__}: {shown(first, 200)}); give a "
                                f"local directory with config.json and weights, or a hub id when the hub is "
                                f"reachable") from None
         if not self.raw_prompts and not tokenizer.chat_template:
@@ -166,8 +171,17 @@ class HFBackend:
             request = ext.rewrite(request)
         if self.raw_prompts:
             return "\n\n".join(content for _, content in request.messages)
-        return self.tokenizer.apply_chat_template(request.as_dicts(), tokenize=False,
-                                                  add_generation_prompt=True)
+        try:
+            return self.tokenizer.apply_chat_template(request.as_dicts(), tokenize=False,
+                                                      add_generation_prompt=True)
+        except Exception as exc:  # jinja2's errors: the model's own template is broken or refuses the messages
+            if not type(exc).__module__.startswith("jinja2"):
+                raise
+            why = " ".join(str(exc).split())[:160] or type(exc).__name__
+            raise BackendError(f"hf:{shown(self.path_or_id, 200)}: its chat template fails on a conversation with "
+                               f"roles {', '.join(r for r, _ in request.messages)} ({shown(why, 160)}); fix the "
+                               f"template, drop the suite's system prompt if the model takes none, or add "
+                               f"',chat_template=none' for raw prompts") from None
 
     def logprobs(self, requests: Sequence[ChatRequest], continuations: Sequence[str]) -> list[float]:
         """Sum of log p(continuation tokens | rendered prompt), teacher-forced."""
@@ -281,7 +295,7 @@ def check_model_folder(root: Path, target: str) -> None:
     if not isinstance(config, dict):
         raise BackendError(f"{where}: its config.json is not a JSON object a model config can be read from; "
                            f"{_FOLDER_HINT}")
-    if not any(any(root.glob(pattern)) for pattern in _WEIGHT_PATTERNS):
+    if not any(f.is_file() for pattern in _WEIGHT_PATTERNS for f in root.glob(pattern)):
         raise BackendError(f"{where} has config.json but no weights (*.safetensors or *.bin); {_FOLDER_HINT}")
 
 
@@ -318,7 +332,7 @@ def fingerprint_dir(root: Path, settings: str) -> str:
         f = root / name
         if f.is_file():
             h.update(name.encode() + f.read_bytes())
-    for f in sorted(root.glob("*.safetensors")) + sorted(root.glob("*.bin")):
+    for f in [f for f in sorted(root.glob("*.safetensors")) + sorted(root.glob("*.bin")) if f.is_file()]:
         size = f.stat().st_size
         with f.open("rb") as fh:
             h.update(f"{f.name}:{size}".encode())
@@ -326,6 +340,18 @@ def fingerprint_dir(root: Path, settings: str) -> str:
             fh.seek(max(0, size - (1 << 20)))
             h.update(fh.read(1 << 20))
     return h.hexdigest()[:16]
+
+
+def _user_load_errors() -> tuple[type[BaseException], ...]:
+    """What loading a folder's broken content raises (truncated weights, sizes that do not match the config, a
+    config value of the wrong type, a missing tokenizer package); a bug of ours raises something else."""
+    errors: list[type[BaseException]] = [OSError, ValueError, RuntimeError, KeyError, ImportError]
+    for module, name in (("safetensors", "SafetensorError"), ("huggingface_hub.errors", "StrictDataclassError")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
 
 
 def _quiet_loading() -> None:
