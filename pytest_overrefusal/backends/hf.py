@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from pathlib import Path
 from typing import Sequence
@@ -10,6 +9,8 @@ from typing import Sequence
 from ..errors import BackendError
 from .base import ChatRequest, Response, SamplingSettings
 from .hf_extensions import KNOWN as _EXTENSION_OPTIONS, HFExtension, pop_extensions
+from .hf_folder import (check_model_folder, context_length_of, fingerprint_dir, is_local, read_json,
+                        user_load_errors)
 from .registry import ModelSpec, pop_int, reject_unknown, shown
 
 _OPTIONS = f"dtype, batch_size, device, chat_template=none, revision, attn_implementation, {_EXTENSION_OPTIONS}"
@@ -50,7 +51,7 @@ class HFBackend:
         self.extensions = list(extensions)
         self._model = self._tokenizer = None
         root = Path(path_or_id).expanduser()
-        if _is_local(path_or_id, root):  # everything the cache key needs is on disk; no need to load anything yet
+        if is_local(path_or_id, root):  # everything the cache key needs is on disk; no need to load anything yet
             check_model_folder(root, path_or_id)
             self.path_or_id = str(root)
             self._check_template_files(root)
@@ -107,7 +108,7 @@ class HFBackend:
             tokenizer = AutoTokenizer.from_pretrained(self.path_or_id, **load)
             model = AutoModelForCausalLM.from_pretrained(
                 self.path_or_id, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **load, **model_kw)
-        except _user_load_errors() as exc:
+        except user_load_errors() as exc:
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             where = f"hf:{shown(self.path_or_id, 200)}"
             if "ignore_mismatched_sizes" in first or "size mismatch" in first:
@@ -163,8 +164,8 @@ class HFBackend:
         if self._model is not None:
             return context_length_of(self._model.config.to_dict(), self._tokenizer.model_max_length)
         root = Path(self.path_or_id)
-        return context_length_of(_read_json(root / "config.json"),
-                                 _read_json(root / "tokenizer_config.json").get("model_max_length"))
+        return context_length_of(read_json(root / "config.json"),
+                                 read_json(root / "tokenizer_config.json").get("model_max_length"))
 
     def render(self, request: ChatRequest) -> str:
         for ext in self.extensions:
@@ -263,95 +264,6 @@ class HFBackend:
 
 _NO_TEMPLATE = ("hf:{} has no chat template; instruct models must be prompted through theirs. "
                 "For a base model add ',chat_template=none' to send raw prompts")
-
-
-_WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json", "*.pt", "*.pth",
-                    "*.h5", "*.msgpack", "*.ckpt.index")
-_FOLDER_HINT = "give the folder that holds config.json, the tokenizer files and the weights"
-
-
-def _is_local(target: str, root: Path) -> bool:
-    """A path the user typed as one (or one that exists) is checked as a folder; `org/name` may be a hub id."""
-    return root.exists() or root.is_absolute() or target.startswith((".", "~")) or "\\" in target
-
-
-def check_model_folder(root: Path, target: str) -> None:
-    """Say what `root` is when it is not a transformers model folder, before anything blames the template."""
-    where = f"hf:{shown(target, 200)}"
-    if not root.exists():
-        raise BackendError(f"{where}: no such folder; {_FOLDER_HINT}")
-    if not root.is_dir():
-        raise BackendError(f"{where} is a file, not a model folder; {_FOLDER_HINT}")
-    try:
-        names = [p.name for p in root.iterdir()]
-    except OSError as exc:
-        raise BackendError(f"{where}: cannot read the folder ({exc.strerror or exc})") from None
-    if "config.json" not in names:
-        raise BackendError(f"{where} is not a model folder: it has no config.json; {_FOLDER_HINT}")
-    try:
-        config = json.loads((root / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        config = None
-    if not isinstance(config, dict):
-        raise BackendError(f"{where}: its config.json is not a JSON object a model config can be read from; "
-                           f"{_FOLDER_HINT}")
-    if not any(f.is_file() for pattern in _WEIGHT_PATTERNS for f in root.glob(pattern)):
-        raise BackendError(f"{where} has config.json but no weights (*.safetensors or *.bin); {_FOLDER_HINT}")
-
-
-_POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
-_UNSET_LENGTH = 10 ** 9  # tokenizers without a limit report 1e30 (transformers' VERY_LARGE_INTEGER)
-
-
-def context_length_of(config: dict, tokenizer_max: object) -> int | None:
-    """The model's own position limit wins (its embeddings end there); the tokenizer's only fills a gap."""
-    for source in (config, config.get("text_config") if isinstance(config.get("text_config"), dict) else {}):
-        for key in _POSITION_KEYS:
-            value = source.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _UNSET_LENGTH:
-                return value
-    if isinstance(tokenizer_max, (int, float)) and not isinstance(tokenizer_max, bool) \
-            and 0 < tokenizer_max < _UNSET_LENGTH:
-        return int(tokenizer_max)
-    return None
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def fingerprint_dir(root: Path, settings: str) -> str:
-    """Content-sensitive but cheap: config and tokenizer files whole, head and tail bytes of each weight file."""
-    h = hashlib.sha256(settings.encode())
-    for name in ("config.json", "generation_config.json", "tokenizer_config.json", "chat_template.jinja",
-                 "chat_template.json", "special_tokens_map.json"):
-        f = root / name
-        if f.is_file():
-            h.update(name.encode() + f.read_bytes())
-    for f in [f for f in sorted(root.glob("*.safetensors")) + sorted(root.glob("*.bin")) if f.is_file()]:
-        size = f.stat().st_size
-        with f.open("rb") as fh:
-            h.update(f"{f.name}:{size}".encode())
-            h.update(fh.read(1 << 20))
-            fh.seek(max(0, size - (1 << 20)))
-            h.update(fh.read(1 << 20))
-    return h.hexdigest()[:16]
-
-
-def _user_load_errors() -> tuple[type[BaseException], ...]:
-    """What loading a folder's broken content raises (truncated weights, sizes that do not match the config, a
-    config value of the wrong type, a missing tokenizer package); a bug of ours raises something else."""
-    errors: list[type[BaseException]] = [OSError, ValueError, RuntimeError, KeyError, ImportError]
-    for module, name in (("safetensors", "SafetensorError"), ("huggingface_hub.errors", "StrictDataclassError")):
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
 
 
 def _quiet_loading() -> None:
