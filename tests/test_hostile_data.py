@@ -439,3 +439,40 @@ def test_an_unknown_id_names_a_manifest_that_could_not_be_read(tmp_path):
     write(tmp_path, "bomb.yaml", "schema: overrefusal-suite/1\n" + alias_bomb())
     message = one_line_error(lambda: find_suites(["wanted"], [tmp_path]))
     assert "unknown suite id(s) wanted" in message and "bomb.yaml" in message and "alias" in message
+
+
+def _tree_size(node) -> int:
+    children = node.value if isinstance(node.value, list) else []
+    return 1 + sum(_tree_size(n) for c in children for n in (c if isinstance(c, tuple) else (c,)))
+
+
+def _distinct(node, seen: set) -> set:
+    if id(node) not in seen:
+        seen.add(id(node))
+        for c in node.value if isinstance(node.value, list) else []:
+            for n in c if isinstance(c, tuple) else (c,):
+                _distinct(n, seen)
+    return seen
+
+
+@settings(max_examples=60, deadline=None)
+@given(fanouts=st.lists(st.integers(1, 4), min_size=1, max_size=6), limit=st.integers(0, 60))
+def test_alias_expansion_is_refused_exactly_past_the_limit(fanouts, limit):
+    import yaml
+
+    from pytest_overrefusal import safe_yaml
+
+    lines = ["a0: &a0 [x]"]
+    for i, fan in enumerate(fanouts, 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * fan) + "]")
+    text = "\n".join(lines) + "\n"
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    extra = _tree_size(node) - len(_distinct(node, set()))
+    saved, safe_yaml.MAX_ALIAS_EXPANSION = safe_yaml.MAX_ALIAS_EXPANSION, limit
+    try:
+        safe_yaml.load(text, Path("m.yaml"), SuiteError)
+        assert extra <= limit
+    except SuiteError as exc:
+        assert extra > limit and "alias" in str(exc)
+    finally:
+        safe_yaml.MAX_ALIAS_EXPANSION = saved
