@@ -91,7 +91,8 @@ def _plugged(name: str, argv: list[str]) -> int:
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] in ("pytest_overrefusal", "mitigations"):
             raise  # our own module missing is a broken install or a bug, not the user's doing
-        return _fail(prog, f"{name} needs the {exc.name!r} package: pip install 'pytest-overrefusal[mitigations]'")
+        extra = "lmeval" if name == "lm-eval-tasks" else "mitigations"
+        return _fail(prog, f"{name} needs the {exc.name!r} package: pip install 'pytest-overrefusal[{extra}]'")
     parser = argparse.ArgumentParser(prog=prog, description=PLUGGED[name][1])
     module.configure(parser)
     args = parser.parse_args(argv)
@@ -121,7 +122,8 @@ def guarded(prog: str, action: Callable[[], int]) -> int:
 def os_error_text(exc: OSError) -> str:
     from .backends.registry import shown
 
-    paths = [os.fsdecode(f) for f in (exc.filename, exc.filename2) if f is not None]
+    paths = [os.fsdecode(f) if isinstance(f, (str, bytes, os.PathLike)) else str(f)
+             for f in (exc.filename, exc.filename2) if f is not None]
     names = " -> ".join(shown(f, 200) for f in paths) or "a file"
     if exc.errno in (errno.EEXIST, errno.ENOTDIR) and paths:  # mkdir meeting a file says only "File exists"
         target = Path(paths[0])

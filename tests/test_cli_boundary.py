@@ -259,3 +259,26 @@ def test_run_with_a_suite_file_that_is_no_manifest_is_one_line(tmp_path, capsys,
     (tmp_path / "notes.txt").write_text("just text\n")
     assert main(["run", "--suite", str(tmp_path / "notes.txt")]) == 2
     assert "notes.txt" in one_error_line(capsys)
+
+
+def test_a_missing_optional_package_of_a_plugged_subcommand_is_one_line(monkeypatch, capsys):
+    import importlib
+
+    real = importlib.import_module
+
+    def fake_import(name, *args, **kwargs):
+        if name == cli.PLUGGED["dro"][0]:
+            raise ModuleNotFoundError("No module named 'trl'", name="trl")
+        return real(name, *args, **kwargs)
+    monkeypatch.setattr(importlib, "import_module", fake_import)
+    assert main(["dro", "--help"]) == 2
+    line = one_error_line(capsys, "overrefusal dro")
+    assert "'trl'" in line and "pytest-overrefusal[mitigations]" in line
+
+
+def test_an_os_error_about_a_descriptor_number_is_still_one_line(monkeypatch, capsys):
+    def fail(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", 7)
+    monkeypatch.setattr(cli, "_report", fail)
+    assert main(["report", "x.json"]) == 2
+    assert "No space left on device" in one_error_line(capsys)
