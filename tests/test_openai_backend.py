@@ -357,6 +357,14 @@ def test_named_key_variable_must_exist(monkeypatch):
         load_backend("openai:m@http://127.0.0.1:9/v1,api_key_env=ABSENT_KEY").generate(requests_for(1))
 
 
+@pytest.mark.parametrize("value", ["sk_live_4f9a8b7c6d5e4f3a2b1c", "ghp_a1B2c3D4e5F6g7H8i9J0", "lower_case_name",
+                                   "ABCDEF0123456789ABCDEF0123", "x" * 200, "SK-1"])
+def test_an_api_key_env_value_that_may_be_the_key_is_refused_unshown(value):
+    with pytest.raises(BackendError) as err:
+        load_backend(f"openai:m@http://127.0.0.1:9/v1,api_key_env={value}")
+    assert value not in str(err.value) and "upper-case NAME" in str(err.value)
+
+
 def test_key_never_reaches_cache_report_junit_or_logs(pytester, monkeypatch, tmp_path):
     key = "sk-test-0123456789abcdef"
     monkeypatch.setenv("OPENAI_API_KEY", key)

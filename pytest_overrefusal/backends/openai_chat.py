@@ -32,7 +32,10 @@ from .base import ChatRequest, Response
 from .registry import ModelSpec, redact, reject_unknown, shown
 
 _OPTIONS = "concurrency, timeout, max_retries, retry_budget, backoff, max_backoff, api_key_env"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# An upper-case NAME made of words: a value that looks random (a long run, lower case) may be the key itself, and
+# the name is echoed in messages and is part of the spec that reports record.
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,79}$")
+_ENV_WORD_MAX = 20
 _RETRY_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
 _MAX_BODY = 64 * 1024 * 1024  # one answer's bytes, however framed; README's openai section documents it
 # What the server says about why it stopped -> the engine's three finish reasons. A content filter ended the answer
@@ -56,9 +59,11 @@ def from_spec(spec: ModelSpec) -> "OpenAIChatBackend":
         max_backoff=_pop_number(opts, "max_backoff", 30.0, spec, minimum=0.0),
     )
     api_key_env = opts.pop("api_key_env", None)
-    if api_key_env is not None and not _ENV_NAME.match(api_key_env):
-        raise BackendError("openai model spec: api_key_env must be the NAME of an environment variable (letters, "
-                           "digits, underscore); the value given is not shown in case it is the key itself")
+    if api_key_env is not None and (not _ENV_NAME.match(api_key_env)
+                                    or max(map(len, api_key_env.split("_"))) > _ENV_WORD_MAX):
+        raise BackendError("openai model spec: api_key_env must be the upper-case NAME of an environment variable "
+                           "(A-Z, 0-9, underscore between words, e.g. OPENAI_API_KEY); the value given is not shown "
+                           "in case it is the key itself")
     reject_unknown(opts, spec, _OPTIONS)
     return OpenAIChatBackend(model, base_url, name=str(spec), api_key_env=api_key_env, **settings)
 
