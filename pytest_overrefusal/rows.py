@@ -53,8 +53,10 @@ def finish(suite: Suite, cases: list, origin: str) -> list:
 
 
 def case_id(value: object) -> str:
+    """Digits are zero-padded to four ("7" and 7 -> "0007"); a very long digit string stays as it is (int() of
+    thousands of digits raises)."""
     text = str(value).strip()
-    return f"{int(text):04d}" if text.isdigit() and text.isascii() else text
+    return f"{int(text):04d}" if text.isdigit() and text.isascii() and len(text) <= 40 else text
 
 
 def _kept_rows(suite: Suite, origin: str, placed: Iterable[Placed]):

@@ -344,6 +344,12 @@ def test_bad_rows_name_file_and_place(tmp_path, name, content, where, what):
     assert where in message and what in message
 
 
+def test_a_huge_exclusion_id_is_one_line(tmp_path):
+    manifest = suite_over(tmp_path, "r.jsonl", jsonl(ROWS), "columns: {id: id}\nexclude: [{id: '" + "1" * 5000 +
+                          "', reason: r}]\n")
+    assert "matches no case" in one_line_error(lambda: cases_of(manifest))
+
+
 def test_a_huge_single_line_is_refused_without_reading_it_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(textfiles, "MAX_LINE_BYTES", 1000)
     manifest = suite_over(tmp_path, "r.jsonl", jsonl(ROWS) + '{"id": "c", "prompt": "' + "x" * 5000 + '"}\n')
