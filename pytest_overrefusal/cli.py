@@ -188,7 +188,9 @@ def _report(path: Path, categories: bool) -> int:
             rows = format_table(category_rows(s), CATEGORY_HEADERS) if "categories" in s else ["(no categories)"]
             for line in rows:
                 print("  " + line)
-    return 0 if all(suite_passed(s) for s in suites) else 1
+    for missing in doc.get("not_evaluated", []):  # a suite that never ran is no pass
+        print(f"suite {missing['id']} not evaluated: {' '.join(missing['error'].split())[:600]}")
+    return 0 if all(suite_passed(s) for s in suites) and not doc.get("not_evaluated") else 1
 
 
 def _judge_eval(name: str, folders: list[Path], as_json: bool, leave_one_out: bool = False) -> int:

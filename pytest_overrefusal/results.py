@@ -90,12 +90,18 @@ def report_problem(doc: object, require: tuple[str, ...] = ()) -> str | None:
         return f"not a pytest-overrefusal JSON report: schema is {_short(schema)}, expected {REPORT_SCHEMA!r}"
     problem = (_fields(doc, {"model": "string", "judge": "string"}, "", optional=True)
                or _fields(doc, {k: "list" for k in ("suites", *require)}, "")
-               or _fields(doc, {"cases": "list", "pairs": "list"}, "", optional=True))
+               or _fields(doc, {"cases": "list", "pairs": "list", "not_evaluated": "list"}, "", optional=True))
     if problem is None:
         for i, suite in enumerate(doc["suites"]):
             problem = _suite_problem(suite, f"suites[{i}]")
             if problem:
                 break
+    for i, missing in enumerate(doc.get("not_evaluated", []) if problem is None else ()):
+        where = f"not_evaluated[{i}]"
+        problem = (None if isinstance(missing, dict) else f"{where} is {_kind(missing)}, expected an object") \
+            or _fields(missing, {"id": "string", "error": "string"}, where)
+        if problem:
+            break
     if problem is None:
         for key in ("cases", "pairs"):
             bad = next((i for i, row in enumerate(doc.get(key, [])) if not isinstance(row, dict)), None)

@@ -22,7 +22,7 @@ GOOD_REPORT = {
                          "confidence": 0.95, "passed": True},
                 "baseline": {"comparable": True, "delta": 0.1, "p_value": 0.5, "regressed": False},
                 "categories": {"a": {"n": 10, "refusals": 5, "rate": 0.5, "ci_low": 0.2, "ci_high": 0.8}}}],
-    "cases": [], "pairs": [],
+    "cases": [], "pairs": [], "not_evaluated": [],
 }
 
 
@@ -282,3 +282,14 @@ def test_an_os_error_about_a_descriptor_number_is_still_one_line(monkeypatch, ca
     monkeypatch.setattr(cli, "_report", fail)
     assert main(["report", "x.json"]) == 2
     assert "No space left on device" in one_error_line(capsys)
+
+
+def test_a_report_whose_suites_were_not_evaluated_fails_and_says_why(tmp_path, capsys):
+    doc = {**GOOD_REPORT, "suites": [], "not_evaluated": [{"id": "x", "error": "the model did not load\nat all",
+                                                           "model": "m"}]}
+    assert main(["report", str(write(tmp_path, doc))]) == 1
+    assert "suite x not evaluated: the model did not load at all" in capsys.readouterr().out
+    doc["not_evaluated"] = [{"id": "x"}]
+    path = write(tmp_path, doc)
+    assert main(["report", str(path)]) == 2
+    assert "not_evaluated[0] has no error" in one_error_line(capsys)
