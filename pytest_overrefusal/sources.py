@@ -51,6 +51,11 @@ def _rows(suite: Suite, data_dir: Path | None) -> tuple[str, Iterator[Placed]]:
         return str(path), placed_rows(path)
     if src.data and data_dir is not None and (Path(data_dir) / src.data).is_file():
         return str(Path(data_dir) / src.data), placed_rows(Path(data_dir) / src.data)
+    if src.url and src.sha256:  # a data folder that holds the file won above; else the pinned download
+        from .download import fetch
+
+        path = fetch(suite.id, src.url, src.sha256, src.data)
+        return str(path), placed_rows(path)
     if src.hf:
         return f"{cap(src.hf, 120)} (HF hub)", _hf_rows(suite)
     raise SuiteError(_missing_message(suite, data_dir))

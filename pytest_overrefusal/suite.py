@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
 from . import safe_yaml
+from .download import pin_problem
 from .errors import SuiteError
 from .textfiles import BOM, cap, read_text, show
 
@@ -33,6 +34,8 @@ class Source:
     hf_split: str = "train"
     hf_revision: str | None = None
     get_it: str | None = None  # how a user obtains the data, quoted in the "not found" error
+    url: str | None = None  # downloaded into the user cache when no data folder holds `data` (download.py)
+    sha256: str | None = None  # required with `url`: pins the file's version
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ _TOP = {"schema", "id", "title", "description", "expect", "source", "columns", "
         "gate", "generation", "citation", "license", "kind", "ches", "reference"}
 _PREFERENCE_ONLY = {"ches", "reference"}
 _PROMPTS_ONLY = {"expect", "generation"}
-_SOURCE = {"data", "file", "hf", "get_it"}
+_SOURCE = {"data", "file", "hf", "get_it", "url", "sha256"}
 _HF = {"id", "config", "split", "revision"}
 _COLUMNS = {"prompt", "id", "category", "context"}
 _PAIR_COLUMNS = {"prompt", "id", "category", "chosen", "rejected"}
@@ -257,8 +260,12 @@ def _source(v: "_Validator", top: dict) -> Source:
     hf_id = v.string(hf, "id", "source.hf", required=bool(hf))
     if data and file:
         v.fail("source", "give either 'data' (in the data mirror) or 'file' (beside the manifest), not both")
-    if not (data or file or hf_id):
-        v.fail("source", "needs one of 'data', 'file' or 'hf'")
+    url, sha256 = v.string(src, "url", "source"), v.string(src, "sha256", "source")
+    if not (data or file or hf_id or url):
+        v.fail("source", "needs one of 'data', 'file', 'url' or 'hf'")
+    pin = pin_problem(url, sha256)
+    if pin:
+        v.fail(*pin)
     if file:
         _relative_inside(v, "source.file", file, "the manifest's folder; for data kept elsewhere use "
                          "'source.data' and --overrefusal-data")
@@ -267,7 +274,7 @@ def _source(v: "_Validator", top: dict) -> Source:
     return Source(data=data, file=file, hf=hf_id, hf_config=v.string(hf, "config", "source.hf"),
                   hf_split=v.string(hf, "split", "source.hf") or "train",
                   hf_revision=v.string(hf, "revision", "source.hf"),
-                  get_it=v.string(src, "get_it", "source"))
+                  get_it=v.string(src, "get_it", "source"), url=url, sha256=sha256)
 
 
 def _relative_inside(v: "_Validator", key: str, value: str, folder: str) -> None:
