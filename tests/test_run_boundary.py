@@ -303,7 +303,7 @@ def _file(path: Path) -> Path:
     (("--overrefusal-cache", "{file}"), "--overrefusal-cache {file}: is a file, not a folder"),
     (("--overrefusal-cache", "{file}/deeper"), "cannot be created"),
     (("--overrefusal-baseline", "{baseline}"), "suites['alpha'].cases must be an object mapping case ids"),
-    (("--overrefusal-save-baseline", "/dev/null"), "is not a regular file"),
+    (("--overrefusal-save-baseline", "{fifo}"), "is not a regular file"),  # a pipe; never /dev/null as root
     (("--overrefusal-cache", "{dangling}"), "is a symlink to nothing"),
     (("--overrefusal-report", "{dangling}/r.json"), "is a symlink to nothing"),
 ])
@@ -314,7 +314,9 @@ def test_unusable_paths_are_one_line_before_any_generation(project, tmp_path, ar
                                     "suites": {"alpha": {"generation": {}, "cases": [{"refused": True}]}}}))
     dangling = tmp_path / "dangling"
     dangling.symlink_to(tmp_path / "nowhere")
-    given = [a.format(tmp=tmp_path, file=file, baseline=baseline, dangling=dangling) for a in args]
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    given = [a.format(tmp=tmp_path, file=file, baseline=baseline, dangling=dangling, fifo=fifo) for a in args]
     result, out = run(project, "plain", *given)
     assert result.ret == pytest.ExitCode.USAGE_ERROR, out[-2000:]
     assert_one_line(out, expect.format(file=file))
