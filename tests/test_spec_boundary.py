@@ -265,3 +265,16 @@ def test_a_broken_model_folder_is_one_line_naming_it(tmp_path, damage, needle):
         load_backend(f"hf:{copy}").generate([ChatRequest.user("hi", system="sys")])
     message = str(info.value)
     assert needle in message and str(copy) in message and "\n" not in message
+
+
+@pytest.mark.parametrize("spec, needle", [
+    ("hf:/" + "a" * 5000, "cannot use this path (File name too long)"),
+    ("hf:" + "a/" * 3000, "cannot use this path (File name too long)"),
+    ("hf:~no_such_user_xyz/model", "no such folder"),
+    ("hf:/tmp/a\nb", "no such folder"),
+    ("openai:m@http://h:99999/v1", "0 to 65535"),
+    ("toy,batch_size=" + "9" * 5000, "must be an integer"),
+])
+def test_odd_paths_and_values_are_one_capped_line(spec, needle):
+    message = spec_error(spec)
+    assert needle in message and len(message) < 800

@@ -9,8 +9,8 @@ from typing import Sequence
 from ..errors import BackendError
 from .base import ChatRequest, Response, SamplingSettings
 from .hf_extensions import KNOWN as _EXTENSION_OPTIONS, HFExtension, pop_extensions
-from .hf_folder import (check_model_folder, context_length_of, fingerprint_dir, is_local, read_json,
-                        user_load_errors)
+from .hf_folder import (check_model_folder, context_length_of, fingerprint_dir, local_root, read_json,
+                        unusable_path_is_an_error, user_load_errors)
 from .registry import ModelSpec, pop_int, reject_unknown, shown
 
 _OPTIONS = f"dtype, batch_size, device, chat_template=none, revision, attn_implementation, {_EXTENSION_OPTIONS}"
@@ -50,12 +50,13 @@ class HFBackend:
         self._device, self._dtype, self._attn = device, dtype, attn_implementation
         self.extensions = list(extensions)
         self._model = self._tokenizer = None
-        root = Path(path_or_id).expanduser()
-        if is_local(path_or_id, root):  # everything the cache key needs is on disk; no need to load anything yet
-            check_model_folder(root, path_or_id)
-            self.path_or_id = str(root)
-            self._check_template_files(root)
-            self.fingerprint = fingerprint_dir(root, self._settings_tag())
+        root = local_root(path_or_id)
+        if root is not None:  # everything the cache key needs is on disk; no need to load anything yet
+            with unusable_path_is_an_error(path_or_id):
+                check_model_folder(root, path_or_id)
+                self.path_or_id = str(root)
+                self._check_template_files(root)
+                self.fingerprint = fingerprint_dir(root, self._settings_tag())
         else:  # a hub id: the resolved weights only exist after loading
             self._load()
             self.fingerprint = hashlib.sha256(f"{path_or_id}|{self._settings_tag()}".encode()).hexdigest()[:16]

@@ -2,6 +2,7 @@
 fingerprint, and which exceptions loading its broken content raises. Used by the `hf:` backend."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -15,9 +16,26 @@ _WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin
 _FOLDER_HINT = "give the folder that holds config.json, the tokenizer files and the weights"
 
 
-def is_local(target: str, root: Path) -> bool:
-    """A path the user typed as one (or one that exists) is checked as a folder; `org/name` may be a hub id."""
-    return root.exists() or root.is_absolute() or target.startswith((".", "~")) or "\\" in target
+def local_root(target: str) -> Path | None:
+    """The folder `target` names when the user typed a path (or one that exists); None for what may be a hub id
+    (`org/name`)."""
+    try:
+        root = Path(target).expanduser()
+    except RuntimeError:  # "~nosuchuser/...": no home to expand to, so it stays a (missing) path
+        root = Path(target)
+    with unusable_path_is_an_error(target):
+        exists = root.exists()
+    return root if exists or root.is_absolute() or target.startswith((".", "~")) or "\\" in target else None
+
+
+@contextlib.contextmanager
+def unusable_path_is_an_error(target: str):
+    """A path the file system will not even look at (too long, a loop of links, no permission) is the user's."""
+    try:
+        yield
+    except OSError as exc:
+        raise BackendError(f"hf:{shown(target, 200)}: cannot use this path ({exc.strerror or type(exc).__name__}); "
+                           f"{_FOLDER_HINT}") from None
 
 
 def check_model_folder(root: Path, target: str) -> None:

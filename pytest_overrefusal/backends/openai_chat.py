@@ -83,7 +83,7 @@ def split_target(target: str) -> tuple[str, str]:
         parts.port  # raises on a port that is not a number in range
     except ValueError:  # an unclosed IPv6 bracket, a bad port; the parser's words may quote a password
         raise BackendError(f"{where}: base URL {url!r} is not a valid URL (unbalanced [ ] or a port that is "
-                           f"not a number), {example}") from None
+                           f"not a number from 0 to 65535), {example}") from None
     if parts.username or parts.password or "@" in parts.path:  # '@' after a '/': a password holding a slash
         raise BackendError(f"model spec openai:{shown(model)}@...: the base URL holds credentials; remove them and "
                            f"name an environment variable holding the key with api_key_env=NAME")
