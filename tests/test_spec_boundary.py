@@ -278,3 +278,20 @@ def test_a_broken_model_folder_is_one_line_naming_it(tmp_path, damage, needle):
 def test_odd_paths_and_values_are_one_capped_line(spec, needle):
     message = spec_error(spec)
     assert needle in message and len(message) < 800
+
+
+_text = st.text(alphabet=st.sampled_from("ab/:@.,=?&#%~ \\'\"[]-_0123456789\n\t"), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["hf", "openai", "toy", "vllm", "lmeval", "gpt9", "", "HF", " hf"]),
+       target=_text, options=st.lists(st.tuples(st.sampled_from(
+           ["batch_size", "dtype", "concurrency", "timeout", "api_key_env", "chat_template", "device", "x", ""]),
+           _text), max_size=3))
+def test_any_spec_loads_or_fails_with_one_backend_error_line(kind, target, options):
+    spec = ",".join([f"{kind}:{target}" if target else kind, *(f"{k}={v}" for k, v in options)])
+    try:
+        load_backend(spec)
+    except BackendError as exc:
+        message = str(exc)
+        assert "\n" not in message and "\r" not in message and len(message) <= 1003
