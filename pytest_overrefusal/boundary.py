@@ -10,7 +10,7 @@ from .report.terminal import one_line
 
 # A prompt over this many characters per context position is too long without tokenizing it (no shipped
 # tokenizer averages 32 characters per token; tokenizing a 5 MB prompt takes longer than the check is worth).
-
+CHARS_PER_TOKEN_CAP = 32
 
 
 @contextlib.contextmanager
