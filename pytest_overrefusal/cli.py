@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .errors import OverrefusalError
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if args.command != "run" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    return guarded("overrefusal", lambda: _dispatch(args, extra))
+    return guarded("overrefusal", lambda: _dispatch(args, extra), argv)
 
 
 def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
@@ -96,7 +96,7 @@ def _plugged(name: str, argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=PLUGGED[name][1])
     module.configure(parser)
     args = parser.parse_args(argv)
-    return guarded(prog, lambda: module.run(args))
+    return guarded(prog, lambda: module.run(args), argv)
 
 
 # -- the one error boundary of every subcommand -------------------------------------------------------------------
@@ -106,17 +106,26 @@ USER_ERRNOS = frozenset(getattr(errno, name) for name in (
     "ENAMETOOLONG", "ELOOP", "EFBIG", "EXDEV") if hasattr(errno, name))
 
 
-def guarded(prog: str, action: Callable[[], int]) -> int:
+def guarded(prog: str, action: Callable[[], int], argv: Sequence[str] = ()) -> int:
     """Run a subcommand: a failure the user caused is one line on stderr and exit 2 (argparse's usage-error code),
-    never a traceback; anything else propagates, so a real bug still shows where it happened."""
+    never a traceback; anything else propagates, so a real bug still shows where it happened. Credentials in
+    `argv` (a model spec's URL userinfo, query, api_key=...) are masked in that line, whoever wrote the message."""
     try:
         return int(action())
     except OverrefusalError as exc:
-        return _fail(prog, str(exc))
+        return _fail(prog, _masked(str(exc), argv))
     except OSError as exc:
         if exc.errno not in USER_ERRNOS:
             raise
-        return _fail(prog, os_error_text(exc))
+        return _fail(prog, _masked(os_error_text(exc), argv))
+
+
+def _masked(message: str, argv: Sequence[str]) -> str:
+    from .backends.registry import scrub
+
+    for arg in argv:
+        message = scrub(message, arg)
+    return message
 
 
 def os_error_text(exc: OSError) -> str:

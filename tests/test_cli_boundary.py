@@ -293,3 +293,30 @@ def test_a_report_whose_suites_were_not_evaluated_fails_and_says_why(tmp_path, c
     path = write(tmp_path, doc)
     assert main(["report", str(path)]) == 2
     assert "not_evaluated[0] has no error" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("argv", [
+    ["dro", "--model", "openai:m@http://u:SECRETQ1@127.0.0.1:9/v1", "--harmful", "h.jsonl", "--harmless",
+     "s.jsonl", "--out", "p.safetensors"],
+    ["refusal-tokens", "train", "--base", "hf:/x,api_key=SECRETQ1", "--data", "d.jsonl", "--out", "rt"],
+    ["ches", "score", "p.jsonl", "--model", "openai:m@http://127.0.0.1:9/v1?token=SECRETQ1"],
+])
+def test_no_subcommand_error_line_shows_a_credential_from_the_command_line(tmp_path, capsys, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    for name in ("h.jsonl", "s.jsonl", "d.jsonl", "p.jsonl"):
+        (tmp_path / name).write_text('{"prompt": "hi", "reply": "x", "chosen": "a", "rejected": "b"}\n')
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "SECRETQ1" not in captured.err + captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith(f"overrefusal {argv[0]}: error: ")
+
+
+def test_guarded_masks_what_the_command_line_held(capsys):
+    from pytest_overrefusal.errors import OverrefusalError
+
+    def fail():  # a message written elsewhere, echoing a comma-split fragment of the password
+        raise OverrefusalError("model 'openai:m@http://u:pass,word@h/v1' is wrong; option 'word@h/v1'")
+    assert cli.guarded("overrefusal x", fail, ["--model", "openai:m@http://u:pass,word@h/v1"]) == 2
+    line = one_error_line(capsys, "overrefusal x")
+    assert "pass" not in line and "word" not in line
