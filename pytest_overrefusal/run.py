@@ -95,6 +95,14 @@ class OverrefusalRun:
                 for case in needed:
                     self.suite_errors.setdefault(case.suite_id, str(exc))
                 raise
+            except Exception as exc:  # a bug: its traceback once (first item), then one line, never a rerun
+                from .report.terminal import one_line
+
+                self._failed = (backend, BackendError(f"internal error {type(exc).__name__}: {one_line(exc)} "
+                                                      f"(traceback at the first failing item; please report it)"))
+                for case in needed:
+                    self.suite_errors.setdefault(case.suite_id, str(self._failed[1]))
+                raise
         for sid in self.selected_gates:
             if sid not in self.outcomes and sid in self.cases and sid not in self.suite_errors:
                 self._settle_gate(sid)

@@ -394,3 +394,16 @@ def test_a_report_that_fails_to_write_at_the_end_is_one_line_and_a_failed_exit(p
     assert_one_line(out, "r.json: not written (No space left on device)")
     assert "report written to" not in out and "over-refusal summary" in out
     assert baseline.exists()  # the other output is still written
+
+
+def test_an_internal_error_shows_its_traceback_once_and_is_not_rerun_per_item(project, tmp_path, monkeypatch):
+    import pytest_overrefusal.engine as engine
+
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug in the plugin")
+    monkeypatch.setattr(engine, "context_overflow", bug)
+    result, out = run(project, "plain", "--overrefusal-no-cache")
+    assert result.ret == 1 and result.parseoutcomes()["failed"] == 10
+    assert out.count('raise ZeroDivisionError("a bug in the plugin")') == 1, out  # one traceback, then one line
+    assert "suites alpha, beta not evaluated: internal error ZeroDivisionError: a bug in the plugin" in out
+    assert calls(project) == []
