@@ -9,6 +9,7 @@ import pytest
 from . import items as nodes
 from .catalog import builtin_suites_dir, find_suites
 from .errors import OverrefusalError
+from .node_ids import file_nodeid, keep_selected, resolve_args
 from .settings import OPTIONS, Settings
 from .suite import looks_like_manifest, looks_like_yaml
 
@@ -34,6 +35,7 @@ def pytest_configure(config):
                                        "the `overrefusal_results` fixture returns its outcome")
     try:
         settings = Settings.from_config(config)
+        resolve_args(config)  # ids printed for manifests outside the rootdir map back to their files
         if settings.suites:
             _add_suite_args(config, settings)
         run = _new_run(settings)
@@ -75,8 +77,14 @@ def _add_suite_args(config, settings: Settings) -> None:
 def pytest_collect_file(file_path: Path, parent):
     # A YAML named on the command line is meant as a suite: without the schema line it errors, not vanishes.
     if looks_like_manifest(file_path) or (looks_like_yaml(file_path) and parent.session.isinitpath(file_path)):
-        return nodes.SuiteFile.from_parent(parent, path=file_path)
+        nodeid = file_nodeid(file_path, parent.config.rootpath)
+        extra = {} if nodeid is None else {"nodeid": nodeid}
+        return nodes.SuiteFile.from_parent(parent, path=file_path, **extra)
     return None
+
+
+def pytest_collection_modifyitems(config, items):
+    keep_selected(config, items)  # `file::suite::gate` arguments, which pytest cannot match by name itself
 
 
 def pytest_collection_finish(session):
