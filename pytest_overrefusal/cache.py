@@ -30,7 +30,10 @@ def request_key(fingerprint: str, request: ChatRequest) -> str:
     """sha256 over the model fingerprint (weights + chat template + dtype), messages and sampling."""
     payload = {"v": KEY_SCHEMA, "model": fingerprint, "messages": request.messages,
                "sampling": request.sampling.key()}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    # surrogatepass: a lone surrogate from a JSON "\\ud800" escape in a data file still gets a key (other text
+    # encodes exactly as before, so existing keys are unchanged)
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def row_checksum(key: str, text: str, finish_reason: str) -> str:

@@ -111,6 +111,9 @@ class Engine:
 
     def _responses(self, requests, groups):
         fingerprint = getattr(self.backend, "fingerprint", None)
+        if fingerprint is not None and not isinstance(fingerprint, str):
+            raise BackendError(f"model {self._name()}: its 'fingerprint' must be a string (it names the weights in "
+                               f"the cache key), got {type(fingerprint).__name__}")
         cache = self.cache if fingerprint else None
         if self.cache is not None and not fingerprint:
             self.stats.uncached_reason = "the model has no 'fingerprint' attribute, so its answers are not cached"

@@ -357,3 +357,14 @@ def test_terminal_text_shows_nothing_invisible_and_stays_short(text, limit, line
     assert len(body) <= 10 * limit  # escapes widen a character to at most 10 ("\U0001xxxx")
     if len(text) <= limit and text.count("\n") < lines and text.isprintable():
         assert shown == text
+
+
+def test_a_prompt_with_a_lone_surrogate_gets_a_key_and_other_keys_are_unchanged():
+    assert request_key("fp", ChatRequest.user("héllo")) == \
+        "eeff62c0844c3d1f8d64a733b0e992c341e499db82f26a8a0bf10f4edf902628"  # the key caches were written with
+    assert request_key("fp", ChatRequest.user("x\ud800")) != request_key("fp", ChatRequest.user("x"))
+
+
+def test_a_fingerprint_that_is_not_a_string_is_one_backend_error(tmp_path):
+    with pytest.raises(BackendError, match="'fingerprint' must be a string"):
+        engine(KeywordModel(fingerprint=["weights"]), tmp_path).run(jobs(2))
