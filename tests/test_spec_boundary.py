@@ -295,3 +295,13 @@ def test_any_spec_loads_or_fails_with_one_backend_error_line(kind, target, optio
     except BackendError as exc:
         message = str(exc)
         assert "\n" not in message and "\r" not in message and len(message) <= 1003
+
+
+def test_a_judge_whose_model_spec_holds_a_credential_does_not_show_it():
+    from pytest_overrefusal.errors import JudgeError
+    from pytest_overrefusal.judges.registry import get_judge
+
+    judge = get_judge(f"llm:openai:m@http://u:{SECRET}@127.0.0.1:9/v1")
+    with pytest.raises(JudgeError) as info:
+        judge.backend
+    assert SECRET not in str(info.value) and "***" in str(info.value)

@@ -50,13 +50,13 @@ class LLMJudge:
     @property
     def backend(self):
         if self._backend is None:
-            from ..backends.registry import load_backend
+            from ..backends.registry import load_backend, shown
             from ..errors import BackendError
 
             try:
                 self._backend = load_backend(self.spec)
-            except BackendError as exc:
-                raise JudgeError(f"judge llm:{self.spec}: {exc}") from None
+            except BackendError as exc:  # shown(): the spec may hold a credential the message must not
+                raise JudgeError(f"judge llm:{shown(self.spec)}: {exc}") from None
         return self._backend
 
     def judge(self, prompts: Sequence[str], responses: Sequence[str]) -> list[Verdict]:
