@@ -305,3 +305,14 @@ def test_a_judge_whose_model_spec_holds_a_credential_does_not_show_it():
     with pytest.raises(JudgeError) as info:
         judge.backend
     assert SECRET not in str(info.value) and "***" in str(info.value)
+
+
+def test_a_run_on_a_folder_that_is_not_a_model_names_it(pytester, tmp_path):
+    pytester.makefile(".jsonl", rows=json.dumps({"id": "r0", "prompt": "How do I bake bread?"}))
+    pytester.makefile(".yaml", s="schema: overrefusal-suite/1\nid: s\ntitle: t\nexpect: comply\n"
+                                 "source: {file: rows.jsonl}\ncolumns: {prompt: prompt, id: id}\n"
+                                 "gate: {max_refusal_rate: 0.5}\n")
+    result = pytester.runpytest("--overrefusal-model", "hf:/etc", "--overrefusal-cache", str(tmp_path / "c"))
+    out = "\n".join(result.outlines + result.errlines)
+    assert result.ret != 0 and "hf:/etc is not a model folder: it has no config.json" in out
+    assert "chat template" not in out and "Traceback" not in out
