@@ -316,3 +316,12 @@ def test_a_run_on_a_folder_that_is_not_a_model_names_it(pytester, tmp_path):
     out = "\n".join(result.outlines + result.errlines)
     assert result.ret != 0 and "hf:/etc is not a model folder: it has no config.json" in out
     assert "chat template" not in out and "Traceback" not in out
+
+
+def test_any_overrefusal_error_from_a_factory_is_masked_and_keeps_its_type(tmp_path):
+    from pytest_overrefusal.errors import OverrefusalError
+
+    missing = tmp_path / "prompt.safetensors"
+    with pytest.raises(OverrefusalError) as info:
+        load_backend(f"toy,soft_prompt={missing},api_key={SECRET}")
+    assert SECRET not in str(info.value)

@@ -5,7 +5,7 @@ import importlib
 import re
 from dataclasses import dataclass, field
 
-from ..errors import BackendError
+from ..errors import BackendError, OverrefusalError
 
 # kind -> "module:function"; imported only when that kind is used, so start-up stays light.
 _FACTORIES: dict[str, str] = {
@@ -64,8 +64,13 @@ def load_backend(spec: str):
     try:
         factory = getattr(importlib.import_module(module_name), func)
         return factory(parsed)
-    except BackendError as exc:
-        raise BackendError(scrub(str(exc), spec)) from None
+    except OverrefusalError as exc:  # e.g. a soft-prompt file's own error type: keep it, mask its text
+        masked = scrub(str(exc), spec)
+        try:
+            error = type(exc)(masked)
+        except TypeError:
+            error = BackendError(masked)
+        raise error from None
 
 
 def pop_int(options: dict[str, str], key: str, default: int, spec: object) -> int:
