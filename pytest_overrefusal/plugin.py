@@ -255,7 +255,7 @@ def pytest_sessionfinish(session, exitstatus):
         from .report.files import write_outputs
 
         run.output_errors = write_outputs(run)  # a file that cannot be written is one line in the summary
-        if run.output_errors and session.exitstatus == pytest.ExitCode.OK:
+        if (run.output_errors or run.records.errors) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     run.close()
 

@@ -200,10 +200,6 @@ class OverrefusalRun:
 
     def _settle_gate(self, sid: str) -> None:
         answered = [self.results[(sid, c.case_id)] for c in self.cases[sid] if (sid, c.case_id) in self.results]
-        if not answered and self.cases[sid]:
-            self.suite_errors[sid] = (f"suite {sid}: no case fits the model's context; "
-                                      f"{self.too_long[(sid, self.cases[sid][0].case_id)]}")
-            return
         self.outcomes[sid] = outcome(self.suites[sid], answered)
 
     def results_for(self, suite: Suite, cases: list[Case], backend) -> list[CaseResult]:
@@ -231,12 +227,17 @@ class OverrefusalRun:
             for case in cases:
                 if self._unsettled(case):
                     self.suite_errors[case.suite_id] = str(found.failure)
+        for sid in {c.suite_id for c in cases} - set(self.suite_errors):
+            if not any(s == sid for s, _ in self.results):  # nothing of it fits: not evaluated, not "all skipped"
+                first = next((why for (s, _), why in self.too_long.items() if s == sid), "")
+                self.suite_errors[sid] = f"suite {sid}: no case fits the model's context; {first}"
 
     def _engine(self, backend) -> Engine:
         if self.engine is None or self.engine.backend is not backend:
             from .judges.registry import get_judge
 
-            self.engine = Engine(backend=backend, judge=get_judge(self.settings.judge, backend), cache=self._cache())
+            self.engine = Engine(backend=backend, judge=get_judge(self.settings.judge, backend), cache=self._cache(),
+                                 decoding=self.settings.decoding)
             self.model_name = str(getattr(backend, "name", type(backend).__name__))
         return self.engine
 
