@@ -83,6 +83,12 @@ def pytest_collect_file(file_path: Path, parent):
     return None
 
 
+def pytest_sessionstart(session):
+    from .junit import adapt
+
+    adapt(session.config)  # --junitxml: tolerated mismatches as xfail-style skips, suite ids as classnames
+
+
 def pytest_collection_modifyitems(config, items):
     keep_selected(config, items)  # `file::suite::gate` arguments, which pytest cannot match by name itself
 
@@ -102,6 +108,8 @@ def pytest_itemcollected(item):
 def pytest_runtest_makereport(item, call):
     """Attach plain-data records to call reports; pytest-xdist carries report attributes to the controller."""
     report = yield
+    if isinstance(item, nodes.SuiteItem):
+        report.overrefusal_suite_id = item.suite_id  # every phase: JUnit's classname (junit.py)
     if call.when != "call" or not isinstance(item, nodes.SuiteItem):
         return report
     run = nodes.get_run(item.config)

@@ -254,7 +254,7 @@ def test_gate_results_reach_junitxml(project):
     write_suite(project)
     assert run(project, "--junitxml", "j.xml").ret == 0
     xml = (project.path / "j.xml").read_text()
-    assert 'classname="benign.yaml.benign" name="gate"' in xml and 'name="refusal_rate" value="0.25"' in xml
+    assert 'classname="benign" name="gate"' in xml and 'name="refusal_rate" value="0.25"' in xml  # suite id
 
 
 def test_llm_judge_in_a_run_reports_unparseable_answers(project):
