@@ -21,6 +21,7 @@ class Records:
     errors: dict[str, dict] = field(default_factory=dict)  # suite id -> {"id", "error", "model"}: not evaluated
     model: str = ""
     judge: str = ""
+    case_order: dict[tuple[str, str], int] = field(default_factory=dict)  # (suite, case id) -> place in its file
 
     def add(self, report) -> None:
         stats = getattr(report, "overrefusal_stats", None)
@@ -46,9 +47,20 @@ class Records:
         gate = getattr(report, "overrefusal_gate", None)
         if gate is not None:
             self.suites[gate["suite"]["id"]] = gate["suite"]
-            for record in gate["cases"]:
+            for place, record in enumerate(gate["cases"]):
                 self.cases.setdefault((record["suite"], record["case_id"]), record)
+                self.case_order.setdefault((record["suite"], record["case_id"]), place)
             self.model, self.judge = gate["model"], gate["judge"]
+
+    def ordered_tolerated(self) -> list[tuple[str, dict]]:
+        """Tolerated cases by suite, then file order: reports reach an xdist controller in any order."""
+        def key(entry):
+            nodeid, case = entry
+            return case["suite"], self.case_order.get((case["suite"], case["case_id"]), len(self.case_order)), nodeid
+        return sorted(self.tolerated, key=key)
+
+    def ordered_tolerated_pairs(self) -> list[str]:
+        return sorted(self.tolerated_pairs)
 
     def ordered_suites(self) -> list[dict]:
         return [self.suites[s] for s in sorted(self.suites)]
@@ -72,5 +84,8 @@ class Records:
     def totals(self) -> dict:
         keys = ("requested", "cached", "generated", "generate_seconds", "judge_seconds", "unparsed_judge_answers")
         out = {k: sum(s.get(k, 0) for s in self.stats.values()) for k in keys}
+        if len(self.stats) > 1 and self.cases:  # xdist: every worker asks for the cases its gates need
+            out["requested"] = len(self.cases)  # each case once, as a serial run counts it
+            out["cached"] = max(0, out["requested"] - out["generated"])
         out["uncached_reason"] = next((s["uncached_reason"] for s in self.stats.values() if s.get("uncached_reason")), "")
         return out

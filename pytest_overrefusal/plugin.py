@@ -214,7 +214,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if records.tolerated:
         tr.write_line(f"{len(records.tolerated)} mismatching case(s) tolerated within passing gates "
                       f"(rerun them with --lf to see each prompt and response):", yellow=True)
-        for nodeid, case in records.tolerated[:20]:
+        for nodeid, case in records.ordered_tolerated()[:20]:
             tr.write_line(f"  {nodeid}: {case['label']}: {case['prompt'][:70]!r}")
         if len(records.tolerated) > 20:
             tr.write_line(f"  ... and {len(records.tolerated) - 20} more (see the report file)")
@@ -253,7 +253,7 @@ def _preference_summary(tr, records) -> None:
                       f"{sum(c['cached'] for c in counted)} from cache")
     if records.tolerated_pairs:
         tr.write_line(f"{len(records.tolerated_pairs)} flagged pair(s) tolerated within passing gates:", yellow=True)
-        for nodeid in records.tolerated_pairs[:20]:
+        for nodeid in records.ordered_tolerated_pairs()[:20]:
             tr.write_line(f"  {nodeid}")
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -28,6 +29,17 @@ def summary(result) -> list[str]:
     return [line for line in lines[start + 1:start + 5] if line.strip()]
 
 
+def responses_line(result) -> str:
+    line = next(line for line in result.stdout.lines if line.startswith("responses:"))
+    return re.sub(r"\d+\.\d+s", "_s", line)  # timings differ; counts may not
+
+
+def tolerated_list(result) -> list[str]:
+    lines = result.stdout.lines
+    start = next(i for i, line in enumerate(lines) if "tolerated within passing gates" in line)
+    return [line for line in lines[start:] if line.startswith("  ")][:20]
+
+
 def test_two_workers_match_a_serial_run(pytester, monkeypatch, tmp_path):
     monkeypatch.setenv("PYTHONPATH", str(HERE))
     serial = run(pytester, tmp_path, "serial")
@@ -43,3 +55,7 @@ def test_two_workers_match_a_serial_run(pytester, monkeypatch, tmp_path):
     # both workers needed every case for the gates, but the shared cache made them generate each once
     assert "188 generated" in serial.stdout.str()
     assert "188 generated" in parallel.stdout.str()
+    # counts and lists as a serial run prints them: each case requested once, tolerated cases in file order
+    assert responses_line(serial) == responses_line(parallel)
+    assert "188 requested, 0 from cache, 188 generated" in responses_line(parallel)
+    assert tolerated_list(serial) == tolerated_list(parallel) and len(tolerated_list(serial)) == 4
