@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--model", help="model spec (default: $OVERREFUSAL_MODEL or smollm2)")
     run.add_argument("--suite", action="append", default=[], help="suite id or manifest path (repeatable; "
                                                                    "default: every built-in suite)")
-    for flag in ("judge", "data", "report", "limit", "max-new-tokens", "cache"):
+    for flag in ("judge", "data", "report", "limit", "max-new-tokens", "cache", "decoding"):
         run.add_argument(f"--{flag}")
     run.add_argument("--no-cache", action="store_true")
 
@@ -157,7 +157,7 @@ def _run(args, extra: list[str]) -> int:
     pytest_args = list(extra)
     if args.model:
         pytest_args += ["--overrefusal-model", args.model]
-    for flag in ("judge", "data", "report", "limit", "max_new_tokens", "cache"):
+    for flag in ("judge", "data", "report", "limit", "max_new_tokens", "cache", "decoding"):
         value = getattr(args, flag)
         if value is not None:
             pytest_args += [f"--overrefusal-{flag.replace('_', '-')}", str(value)]
@@ -188,6 +188,9 @@ def _report(path: Path, categories: bool) -> int:
     from .report.terminal import CATEGORY_HEADERS, category_rows, format_table, suite_passed, summary_table
     from .results import load_report
 
+    if path.suffix.lower() in (".csv", ".parquet", ".html"):
+        raise OverrefusalError(f"{path}: `overrefusal report` reads the JSON report, not a {path.suffix} one; write "
+                               f"it with --overrefusal-report NAME.json (results.load reads .csv and .parquet)")
     doc = load_report(path)
     suites = doc["suites"]
     print("\n".join(format_table(*summary_table(suites, doc.get("judge", ""), doc.get("model", "")))))

@@ -320,3 +320,12 @@ def test_guarded_masks_what_the_command_line_held(capsys):
     assert cli.guarded("overrefusal x", fail, ["--model", "openai:m@http://u:pass,word@h/v1"]) == 2
     line = one_error_line(capsys, "overrefusal x")
     assert "pass" not in line and "word" not in line
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".html", ".parquet"])
+def test_report_on_another_report_format_says_it_reads_json(tmp_path, capsys, suffix):
+    path = tmp_path / f"r{suffix}"
+    path.write_text("suite,case_id\n")
+    assert main(["report", str(path)]) == 2
+    line = one_error_line(capsys)
+    assert str(path) in line and "reads the JSON report" in line
