@@ -292,6 +292,32 @@ def test_an_answer_past_the_body_cap_is_one_line_naming_the_cap(monkeypatch, fra
     assert "200000 bytes" in message and "cap" in message and "\n" not in message and "not JSON" not in message
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_answer_is_decompressed(encoding):
+    import gzip
+    import zlib
+
+    body = _big_completion(200_000)
+    packed = gzip.compress(body) if encoding == "gzip" else zlib.compress(body)
+    server = _RawServer(b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n"
+                        b"Connection: close\r\n\r\n" % (encoding.encode(), len(packed)), packed)
+    try:
+        (out,) = load_backend(f"openai:m@{server.url()},max_retries=0").generate(requests_for(1))
+    finally:
+        server.close()
+    assert len(out.text) == 200_000
+
+
+def test_an_answer_in_an_unknown_encoding_is_one_line():
+    server = _RawServer(b"HTTP/1.0 200 OK\r\nContent-Encoding: br\r\n\r\n", b"\x8b\x00garbage")
+    try:
+        with pytest.raises(BackendError, match="encoded as 'br'") as err:
+            load_backend(f"openai:m@{server.url()},max_retries=0").generate(requests_for(1))
+    finally:
+        server.close()
+    assert "\n" not in str(err.value)
+
+
 def test_the_documented_body_cap_is_64_mib():
     from pytest_overrefusal.backends import openai_chat
 

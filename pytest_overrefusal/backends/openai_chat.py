@@ -22,6 +22,7 @@ import re
 import ssl
 import threading
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
@@ -199,7 +200,7 @@ class _Connection:
         persistent = "keep-alive" if answer_headers.get(":version") == "HTTP/1.1" else "close"
         if answer_headers.get("connection", persistent).lower() == "close":
             self.close()
-        return status, answer_headers, payload
+        return status, answer_headers, _decoded(payload, answer_headers.get("content-encoding", ""))
 
     async def _read_head(self) -> tuple[int, dict[str, str]]:
         assert self.reader is not None
@@ -254,6 +255,25 @@ class _Connection:
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
+
+
+def _decoded(payload: bytes, encoding: str) -> bytes:
+    """A body some proxies compress although we asked for none; decompressed within the same cap."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return payload
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise _Fatal(f"the answer is encoded as {encoding[:40]!r}, which this client does not read; serve it "
+                     f"uncompressed (or gzip)")
+    wbits = 47 if "gzip" in encoding else 15  # 47: a gzip or zlib header; deflate servers send zlib
+    inflater = zlib.decompressobj(wbits)
+    try:
+        body = inflater.decompress(payload, _MAX_BODY + 1)
+    except zlib.error as exc:
+        raise _Fatal(f"the answer claims {encoding} encoding but does not decompress ({exc})") from None
+    if len(body) > _MAX_BODY:
+        raise _Fatal(_too_long("once decompressed"))
+    return body
 
 
 def _too_long(why: str) -> str:
