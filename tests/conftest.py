@@ -11,7 +11,7 @@ except ImportError:  # an environment without the dev extra runs no property tes
     pass
 else:
     _FUZZ = dict(deadline=None, database=None, print_blob=True, suppress_health_check=list(HealthCheck))
-    settings.register_profile("fuzz-short", max_examples=14, derandomize=True,
+    settings.register_profile("fuzz-short", max_examples=20, derandomize=True,
                               phases=(Phase.explicit, Phase.generate), **_FUZZ)
     settings.register_profile("fuzz-long", max_examples=400, **_FUZZ)
 

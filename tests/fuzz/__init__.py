@@ -3,7 +3,7 @@ values, model specs, cache states, server answers) and the contract each run mus
 
 The properties are in tests/test_fuzz_boundary.py. Two hypothesis profiles are registered in tests/conftest.py:
 
-- `fuzz-short` (default): 14 examples per property, derandomized (the same examples every run, so CI is
+- `fuzz-short` (default): 20 examples per property, derandomized (the same examples every run, so CI is
   reproducible), no shrinking, about 2 minutes for the whole file on one core:
   `OMP_NUM_THREADS=1 python -m pytest -q -p no:cacheprovider tests/test_fuzz_boundary.py`
 - `fuzz-long` (on demand): 400 random examples per property, with shrinking to a minimal falsifying example:

@@ -190,7 +190,7 @@ def specs(draw) -> Spec:
             f"lmeval:local-chat-completions:base_url=http://u:{SECRET}@127.0.0.1:9/v1,oops"]))
         return Spec(text, False if "?api_key" not in text else None)
     if how == "garbage":
-        text = draw(st.text(st.sampled_from("ab:,=@/ \t\n\x00é"), max_size=20))
+        text = draw(st.text(st.sampled_from("ab:,=@/ \t\n\x00é"), min_size=1, max_size=20))  # "": the default
         return Spec(text, None)
     kind = draw(st.from_regex(r"[a-z]{1,8}", fullmatch=True).filter(
         lambda k: k not in ("hf", "python", "toy", "smollm2", "openai", "vllm", "lmeval")))
