@@ -325,3 +325,9 @@ def test_any_overrefusal_error_from_a_factory_is_masked_and_keeps_its_type(tmp_p
     with pytest.raises(OverrefusalError) as info:
         load_backend(f"toy,soft_prompt={missing},api_key={SECRET}")
     assert SECRET not in str(info.value)
+
+
+def test_a_backend_that_loads_with_a_credential_does_not_carry_it_in_its_name():
+    backend = load_backend(f"lmeval:local-chat-completions,model=m,"
+                           f"base_url=http://u:{SECRET}@127.0.0.1:9/v1/chat/completions,token={SECRET}")
+    assert SECRET not in backend.name and backend.name.startswith("lmeval:local-chat-completions,model=m,")

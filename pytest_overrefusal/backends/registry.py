@@ -63,7 +63,7 @@ def load_backend(spec: str):
     module_name, _, func = _FACTORIES[parsed.kind].partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), func)
-        return factory(parsed)
+        backend = factory(parsed)
     except OverrefusalError as exc:  # e.g. a soft-prompt file's own error type: keep it, mask its text
         masked = scrub(str(exc), spec)
         try:
@@ -71,6 +71,12 @@ def load_backend(spec: str):
         except TypeError:
             error = BackendError(masked)
         raise error from None
+    # The name lands in reports and messages; a spec that loads with a credential (lmeval's base_url=, token=)
+    # must not carry it there. A python: object's name is its own.
+    name = getattr(backend, "name", None)
+    if parsed.kind != "python" and isinstance(name, str) and scrub(name, spec) != name:
+        backend.name = scrub(name, spec)
+    return backend
 
 
 def pop_int(options: dict[str, str], key: str, default: int, spec: object) -> int:
