@@ -331,3 +331,9 @@ def test_a_backend_that_loads_with_a_credential_does_not_carry_it_in_its_name():
     backend = load_backend(f"lmeval:local-chat-completions,model=m,"
                            f"base_url=http://u:{SECRET}@127.0.0.1:9/v1/chat/completions,token={SECRET}")
     assert SECRET not in backend.name and backend.name.startswith("lmeval:local-chat-completions,model=m,")
+
+
+def test_redact_leaves_a_question_mark_that_ends_a_sentence_alone():
+    text = "cannot connect to 127.0.0.1:9; is the server running at http://127.0.0.1:9/v1?"
+    assert redact(text) == text
+    assert redact("at http://h/v1?key=abc now") == "at http://h/v1?*** now"

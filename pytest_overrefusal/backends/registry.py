@@ -104,7 +104,7 @@ _SECRET_NAMES = r"(?:api[_-]?key|apikey|key|token|access[_-]?token|auth[_-]?toke
                 r"client[_-]?secret|password|passwd|pwd|pass|auth|authorization|bearer|credentials?|signature|sig)"
 _USERINFO = re.compile(r"(://)\S*@")  # greedy: a password may itself hold '@'
 _SECRET_VALUE = re.compile(r"(?i)((?:^|[,?&;])\s*" + _SECRET_NAMES + r"\s*=\s*)[^\s,&]*")
-_QUERY = re.compile(r"(://[^\s?]*\?)[^\s,]*")  # a whole query: with '&' or '=' in a token even names may be it
+_QUERY = re.compile(r"(://[^\s?]*\?)[^\s,]+")  # a whole query: with '&' or '=' in a token even names may be it
 _MESSAGE_CAP = 1000
 
 
