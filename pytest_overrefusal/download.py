@@ -7,7 +7,6 @@ Standard library only: a plugin should not pull an HTTP stack in for one GET.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
@@ -18,8 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Callable, ContextManager
-
+from .console import console
 from .errors import SuiteError
 from .paths import user_cache_dir
 from .textfiles import cap
@@ -28,16 +26,6 @@ TIMEOUT_S = 30.0
 MAX_BYTES = 256 * 1024 * 1024  # far above any benchmark file; stops a wrong URL from filling the disk
 _CHUNK = 64 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-# pytest captures stderr during collection; the plugin swaps in a context that lets the progress bar through.
-_console: Callable[[], ContextManager] = contextlib.nullcontext
-
-
-def use_console(factory: Callable[[], ContextManager]) -> None:
-    """Run progress output inside `factory()` (the plugin passes pytest's capture-suspending context)."""
-    global _console
-    _console = factory
-
 
 def pin_problem(url: str | None, sha256: str | None) -> tuple[str, str] | None:
     """(key, why) when a manifest's `source.url` / `source.sha256` pair is unusable, else None."""
@@ -122,7 +110,7 @@ def _download(suite_id: str, url: str, out, how: str, fallback: str) -> str:
             if total is not None and total > MAX_BYTES:
                 raise SuiteError(f"{where} ({total} bytes, over the {MAX_BYTES} byte cap); {how}, {fallback}")
             done = 0
-            with _console(), _Progress(suite_id, total) as bar:
+            with console(), _Progress(suite_id, total) as bar:
                 while chunk := response.read(_CHUNK):
                     done += len(chunk)
                     if done > MAX_BYTES:

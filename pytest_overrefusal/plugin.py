@@ -43,8 +43,8 @@ def pytest_configure(config):
         raise pytest.UsageError(str(exc)) from None
     config.stash[nodes.RUN_KEY] = run
     capman = config.pluginmanager.getplugin("capturemanager")
-    if capman is not None:  # download progress shows through output capture
-        from .download import use_console
+    if capman is not None:  # download and toy-build progress show through output capture
+        from .console import use_console
         use_console(capman.global_and_fixture_disabled)
     config.pluginmanager.register(_ReportListener(run.records), "overrefusal-report-listener")
 

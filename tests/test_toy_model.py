@@ -134,7 +134,7 @@ def test_build_is_deterministic(tmp_path):
 def test_concurrent_callers_build_once(tmp_path, monkeypatch):
     calls = []
 
-    def fake_build(out_dir: Path, steps: int = 0, seed: int = 0) -> Path:
+    def fake_build(out_dir: Path, steps: int = 0, seed: int = 0, progress=None) -> Path:
         calls.append(out_dir)
         for name in toy_model.MODEL_FILES:
             time.sleep(0.05)

@@ -26,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from pytest_overrefusal.paths import build_once, user_cache_dir
 
@@ -306,9 +306,10 @@ def _lr_factor(step: int, steps: int) -> float:
 
 
 def train(model, encoded: Sequence[tuple[list[int], list[int]]], refused: Sequence[bool], pad_id: int,
-          steps: int, seed: int) -> float:
+          steps: int, seed: int, progress: Callable[[int, int, float], None] | None = None) -> float:
     """Plain AdamW loop; the loss covers only the reply and its end marker, and the LM head runs only there.
-    No attention mask is needed: padding is on the right and attention is causal. Returns the last loss."""
+    No attention mask is needed: padding is on the right and attention is causal. Returns the last loss.
+    `progress(step, steps, loss)` is called after each step."""
     import torch
     import torch.nn.functional as F
 
@@ -316,7 +317,7 @@ def train(model, encoded: Sequence[tuple[list[int], list[int]]], refused: Sequen
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, steps))
     model.train()
     loss_value = float("nan")
-    for batch in _batch_plan([len(p) + len(r) for p, r in encoded], refused, steps, seed):
+    for step, batch in enumerate(_batch_plan([len(p) + len(r) for p, r in encoded], refused, steps, seed), 1):
         ids, rows, positions, targets = _collate([encoded[i] for i in batch], pad_id)
         hidden = model.model(input_ids=ids).last_hidden_state
         loss = F.cross_entropy(model.lm_head(hidden[rows, positions]), targets)
@@ -326,6 +327,8 @@ def train(model, encoded: Sequence[tuple[list[int], list[int]]], refused: Sequen
         optimizer.step()
         schedule.step()
         loss_value = loss.item()
+        if progress is not None:
+            progress(step, steps, loss_value)
     model.eval()
     return loss_value
 
@@ -359,7 +362,8 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def build_toy_model(out_dir: Path, steps: int = DEFAULT_STEPS, seed: int = 0) -> Path:
+def build_toy_model(out_dir: Path, steps: int = DEFAULT_STEPS, seed: int = 0,
+                    progress: Callable[[int, int, float], None] | None = None) -> Path:
     """Build corpus and tokenizer, train, and `save_pretrained` everything into `out_dir`.
 
     Deterministic: the same (steps, seed) on the same machine and library versions gives byte-identical files,
@@ -372,7 +376,7 @@ def build_toy_model(out_dir: Path, steps: int = DEFAULT_STEPS, seed: int = 0) ->
     with one_torch_thread():
         model = _new_model(tokenizer, seed)
         loss = train(model, encoded, [ex.sensitive for ex in corpus], tokenizer.convert_tokens_to_ids(PAD),
-                     steps, seed)
+                     steps, seed, progress)
     recipe = {"recipe_version": RECIPE_VERSION, "steps": steps, "seed": seed, "final_loss": round(loss, 4),
               "keywords": list(KEYWORDS), "refusal_text": REFUSAL_TEXT}
     save(model, tokenizer, out_dir, recipe)
@@ -390,7 +394,31 @@ def toy_model_dir(cache_root: Path | None = None) -> Path:
     under a lock: see `paths.build_once`)."""
     root = Path(cache_root) if cache_root is not None else user_cache_dir()
     # looked up at call time so tests can swap the builder
-    return build_once(root / f"toy-v{RECIPE_VERSION}", lambda tmp: build_toy_model(tmp), _is_complete)
+    return build_once(root / f"toy-v{RECIPE_VERSION}", _announced_build, _is_complete)
+
+
+def _announced_build(tmp: Path) -> None:
+    """The first use trains for about a minute: say so, show the steps, say where the result is kept."""
+    from pytest_overrefusal import console
+
+    began = time.perf_counter()
+    console.write(f"building the toy model on first use ({DEFAULT_STEPS} training steps on one CPU thread, about "
+                  f"a minute); later runs load it from {tmp.parent}\n")
+    build_toy_model(tmp, progress=_StepProgress())  # looked up at call time so tests can swap the builder
+    console.write(f"toy model built in {time.perf_counter() - began:.0f} s\n")
+
+
+class _StepProgress:
+    """`training step 120/200 (loss 0.412)`: redrawn in place on a terminal, every quarter in a log."""
+
+    def __call__(self, step: int, steps: int, loss: float) -> None:
+        from pytest_overrefusal import console
+
+        line = f"  training step {step}/{steps} (loss {loss:.3f})"
+        if console.live():
+            console.write("\r" + line + ("\n" if step == steps else ""))
+        elif step == steps or step % max(1, steps // 4) == 0:
+            console.write(line + "\n")
 
 
 # ---------------------------------------------------------------- use
