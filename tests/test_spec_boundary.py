@@ -84,7 +84,7 @@ def _missing(tmp_path):
     (_no_config, "not a model folder: it has no config.json"),
     (_bad_json_config, "config.json is not a JSON object"),
     (_list_config, "config.json is not a JSON object"),
-    (_config_is_a_folder, "config.json is not a JSON object"),
+    (_config_is_a_folder, "config.json cannot be read (Is a directory)"),
     (_no_weights, "no weights"),
     (_a_file, "is a file, not a model folder"),
     (_missing, "no such folder"),
@@ -94,6 +94,19 @@ def test_hf_on_what_is_not_a_model_folder_says_what_it_is(tmp_path, make, needle
     message = spec_error(f"hf:{path}")
     assert needle in message and str(path) in message
     assert "chat template" not in message and "chat_template" not in message
+
+
+def test_hf_on_a_config_without_read_permission_says_so(tmp_path, monkeypatch):
+    copy = _model_copy(tmp_path)
+    real = Path.read_text
+
+    def denied(self, *args, **kwargs):  # root ignores chmod, so the refusal is simulated
+        if self.name == "config.json":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "read_text", denied)
+    message = spec_error(f"hf:{copy}")
+    assert "config.json cannot be read (Permission denied)" in message and str(copy) in message
 
 
 def test_hf_on_a_system_folder_is_not_blamed_on_the_chat_template():

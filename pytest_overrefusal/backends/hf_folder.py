@@ -53,7 +53,10 @@ def check_model_folder(root: Path, target: str) -> None:
         raise BackendError(f"{where} is not a model folder: it has no config.json; {_FOLDER_HINT}")
     try:
         config = json.loads((root / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except OSError as exc:
+        raise BackendError(f"{where}: its config.json cannot be read ({exc.strerror or type(exc).__name__}); "
+                           f"{_FOLDER_HINT}") from None
+    except ValueError:
         config = None
     if not isinstance(config, dict):
         raise BackendError(f"{where}: its config.json is not a JSON object a model config can be read from; "
