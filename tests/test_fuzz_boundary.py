@@ -44,9 +44,8 @@ FUZZ = _profile()
 _numbers = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def warm_cache(tmp_path_factory) -> Path:
-    """The good suite's answers, stored as a plugin run stores them: every example starts from a copy."""
+def _warm(folder: Path, spec: str) -> Path:
+    """The good suite's answers from `spec`, stored as a plugin run stores them, in folder/cache."""
     from pytest_overrefusal.backends.registry import load_backend
     from pytest_overrefusal.cache import ResponseCache
     from pytest_overrefusal.engine import Engine, build_request
@@ -54,18 +53,26 @@ def warm_cache(tmp_path_factory) -> Path:
     from pytest_overrefusal.sources import load_cases
     from pytest_overrefusal.suite import load_manifest
 
-    folder = tmp_path_factory.mktemp("warm")
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / DATA).write_text(data_rows())
     (folder / NAME).write_bytes(_dump(GOOD))
     suite = load_manifest(folder / NAME)
-    cache = ResponseCache(folder / "cache" / DB)
+    cache, backend = ResponseCache(folder / "cache" / DB), load_backend(spec)
     try:
         jobs = [(c, build_request(c, suite)) for c in load_cases(suite, None)]
-        Engine(backend=load_backend(MODEL), judge=get_judge("keyword"), cache=cache, progress=False).run(jobs)
+        Engine(backend=backend, judge=get_judge("keyword"), cache=cache, progress=False).run(jobs)
     finally:
         cache.close()
+        if spec != MODEL:
+            getattr(backend, "close", lambda: None)()
     assert len(cached_rows(folder / "cache" / DB)) == len(PROMPTS)
     return folder / "cache"
+
+
+@pytest.fixture(scope="module")
+def warm_cache(tmp_path_factory) -> Path:
+    """Every example starts from a copy of this cache."""
+    return _warm(tmp_path_factory.mktemp("warm"), MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -219,39 +226,14 @@ def test_server_answers(lab, server, script, new, retries):
     verdict = {"good": Verdict.valid(expected), "fatal": Verdict.error("127.0.0.1"),
                "odd": Verdict(ok=expected, culprits=("127.0.0.1",))}[fate]
     spec = f"openai:m@{server.url()},{CLIENT.format(retries=retries)}"
-    warm = folder / "warmed"
-    _warm_server_cache(lab, server, spec, warm)
+    server.play([])
+    warm = _warm(folder / "warm-src", spec)  # under this spec's cache fingerprint
     server.play(script)
     lab_warm, lab.warm = lab.warm, warm
     try:
         lab.run(folder, verdict, str(folder / NAME), model=spec)
     finally:
         lab.warm = lab_warm
-
-
-def _warm_server_cache(lab, server, spec: str, into: Path) -> None:
-    """The good suite answered by the (well-behaved) server, under this spec's cache fingerprint."""
-    from pytest_overrefusal.backends.registry import load_backend
-    from pytest_overrefusal.cache import ResponseCache
-    from pytest_overrefusal.engine import Engine, build_request
-    from pytest_overrefusal.judges.registry import get_judge
-    from pytest_overrefusal.sources import load_cases
-    from pytest_overrefusal.suite import load_manifest
-
-    server.play([])
-    src = into.parent / "warm-src"
-    src.mkdir()
-    (src / DATA).write_text(data_rows())
-    (src / NAME).write_bytes(_dump(GOOD))
-    suite = load_manifest(src / NAME)
-    cache = ResponseCache(into / DB)
-    backend = load_backend(spec)
-    try:
-        jobs = [(c, build_request(c, suite)) for c in load_cases(suite, None)]
-        Engine(backend=backend, judge=get_judge("keyword"), cache=cache, progress=False).run(jobs)
-    finally:
-        cache.close()
-        getattr(backend, "close", lambda: None)()
 
 
 CLI_FLAGS = {"limit", "max-new-tokens", "judge", "report", "cache", "data"}
