@@ -33,6 +33,9 @@ def console() -> int:
         # later flushes at exit would raise again; point stdout at nothing (Python's signal docs do the same)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # what a shell reports for a process ended by SIGPIPE
+    except KeyboardInterrupt:  # Ctrl-C is the user's choice, not a crash: one line, the shell's status for SIGINT
+        print("overrefusal: interrupted", file=sys.stderr)
+        return 130
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -329,3 +329,12 @@ def test_report_on_another_report_format_says_it_reads_json(tmp_path, capsys, su
     assert main(["report", str(path)]) == 2
     line = one_error_line(capsys)
     assert str(path) in line and "reads the JSON report" in line
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
+    def interrupted(argv=None):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "main", interrupted)
+    assert cli.console() == 130
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "overrefusal: interrupted" and "Traceback" not in captured.err
