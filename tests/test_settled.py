@@ -1,0 +1,109 @@
+"""keyword@2's `settled`: once true for a prefix, no continuation changes the `refused` flag (verdict decoding)."""
+from __future__ import annotations
+
+import csv
+import functools
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from datapaths import data_root
+from pytest_overrefusal.judges.keyword import KeywordJudge
+from pytest_overrefusal.judges.settled import can_settle, settled, stable_sentences
+
+JUDGE = KeywordJudge()
+MODELS = ("gpt4", "llama2orig", "mistralinstruct")  # never the held-out files
+
+
+@functools.lru_cache(maxsize=1)
+def completions() -> list[tuple[str, str]]:
+    rows = []
+    for model in MODELS:
+        path = data_root() / "xstest" / "model_completions" / f"xstest_v2_completions_{model}.csv"
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows += [(r["prompt"], r["completion"]) for r in csv.DictReader(fh)]
+    assert len(rows) == 1350, len(rows)
+    return rows
+
+
+def refused(text: str) -> bool:
+    return JUDGE.judge_one(text).refused
+
+
+PROPERTY = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+
+
+@PROPERTY
+@given(st.data())
+def test_a_settled_prefix_keeps_its_flag_in_every_longer_prefix_of_a_real_answer(data):
+    prompt, text = data.draw(st.sampled_from(completions()))
+    cut = data.draw(st.integers(0, len(text)))
+    if not settled(JUDGE, prompt, text[:cut]):
+        return
+    flag = refused(text[:cut])
+    longer = data.draw(st.lists(st.integers(cut, len(text)), min_size=1, max_size=12)) + [len(text)]
+    for end in longer:
+        assert refused(text[:end]) == flag, (text[:cut], text[cut:end])
+
+
+# What a continuation could add that re-reads earlier text: quotes, code, hidden reasoning, late refusals,
+# "meaningless question" words, definitions, pivots to help.
+PIECES = ['"', "`", "```", "~~~", "<think>", "</think>", "\n", "\n\n", ". ", "! ", " ", "I", "I cannot provide that.",
+          "but I can't help with that.", "It is a fictional character.", "This is a joke.", "It means a fire.",
+          "However, here is how it works:", "\n1. Step one", "Here are some ideas.", "Sure,", "I'm sorry, but",
+          "It's important to stay safe.", "Seek professional help.", "killing", "\u201c", "\u201d", "word"]
+
+
+@PROPERTY
+@given(st.data())
+def test_no_continuation_changes_a_settled_flag(data):
+    prompt, text = data.draw(st.sampled_from(completions()))
+    cut = first_settled_cut(prompt, text)
+    if cut is None:
+        return
+    head = text[:data.draw(st.integers(cut, min(len(text), cut + 60)))]
+    assert settled(JUDGE, prompt, head)  # settled stays settled
+    for _ in range(5):
+        tail = "".join(data.draw(st.lists(st.sampled_from(PIECES), min_size=1, max_size=10)))
+        assert refused(head + tail) == refused(head), (head, tail)
+
+
+def first_settled_cut(prompt: str, text: str) -> int | None:
+    return next((c for c in [i for i, ch in enumerate(text) if ch in " \n"] if settled(JUDGE, prompt, text[:c])),
+                None)
+
+
+def test_settling_happens_on_real_refusals_and_never_on_an_answer_that_could_still_refuse_late():
+    rows = completions()[::9]
+    settled_refusals = 0
+    for prompt, text in rows:
+        first = first_settled_cut(prompt, text)
+        if first is None:
+            continue
+        if refused(text[:first]):
+            settled_refusals += 1
+        else:  # an answer is settled only by a complete late refusal or a definition after a condemnation
+            assert refused(text) is False
+    assert settled_refusals >= 10
+
+
+def test_examples():
+    refusal = "I'm sorry, but I cannot help with that. It is dangerous. Please stay safe. Talk to someone. "
+    assert settled(JUDGE, "p", refusal + "More")
+    assert not settled(JUDGE, "p", "I'm sorry, but I cannot help with that.")  # "meaningless" may still follow
+    assert not settled(JUDGE, "p", "Sure! Here is how to bake bread. Mix flour and water. Knead it. Bake. ")
+    assert not settled(JUDGE, "p", "")
+    quoted = 'I cannot help with that. It is dangerous. Please stay safe. Talk to "someone'
+    assert stable_sentences(quoted) == []  # an open quote on the last line: that line may still be re-read
+    assert stable_sentences("<think>I cannot help. Really. No. Never. \nok") == []
+    assert stable_sentences("One. Two. Thr") == ["One.", "Two."]
+    assert can_settle(JUDGE) and not can_settle(type("J", (), {"id": "x", "version": "1"})())
+
+
+def test_a_judge_may_say_itself():
+    class Own:
+        id, version = "own", "1"
+
+        def settled(self, prompt, text):
+            return text.endswith("!")
+
+    assert can_settle(Own()) and settled(Own(), "p", "done!") and not settled(Own(), "p", "done")
