@@ -112,12 +112,18 @@ def _report(rate: float, passed: bool) -> dict:
 def test_comparison_rows_and_table():
     rows = loop.compare(_report(0.5, False), _report(0.0, True), {"/x/s.yaml": "fix"})
     assert rows == [loop.SuiteComparison("s", "fix", 10, "refusal <= 0.10 (point)", 0.5, (0.25, 0.75), False,
-                                         0.0, (0.0, 0.5), True, worse_if="higher", ok=True)]
+                                         0.0, (0.0, 0.5), True, worse_if="higher", ok=True, n_after=10)]
     text = loop.format_comparison(rows, "toy", "hf:/m")
     assert ("| s | fix | 10 | refusal <= 0.10 (point) | 0.500 [0.250, 0.750] FAIL | 0.000 [0.000, 0.500] PASS "
             "| fixed |") in text.splitlines()
-    with pytest.raises(loop.MitigateError, match="'other' is missing"):
+    with pytest.raises(loop.MitigateError, match="'other' is missing from both"):
         loop.compare(_report(0.5, False), _report(0.0, True), {"other": "keep"})
+    # every case skipped after training (e.g. too long for the adapted model): shown, and never a pass
+    [row] = loop.compare(_report(0.5, False), {"suites": []}, {"s": "holdout"})
+    assert (row.n, row.n_after, row.ok, row.verdict) == (10, 0, False, "NOT EVALUATED")
+    assert "no case ran |" in loop.format_comparison([row], "toy", "hf:/m")
+    from mitigations.mitigate.compare import summary
+    assert "not evaluated: s (holdout): no case ran after training" in "\n".join(summary([row], 0.05))
 
 
 # Small-model settings: ~1,500 templated records, 2 epochs at batch 16 (~190 steps), lr 2e-3 (the toy was trained at 3e-3).

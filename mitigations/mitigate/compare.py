@@ -24,6 +24,7 @@ class SuiteComparison:
     passed_after: bool
     worse_if: str = ""  # "lower" (a refuse gate), "higher" (a comply gate), "" (no gate)
     ok: bool = True  # fix/keep: the gate passes after; holdout: the hold rule
+    n_after: int | None = None  # differs from n when prompts were skipped (e.g. too long for the adapted model)
 
     @property
     def worsening(self) -> float:
@@ -32,7 +33,13 @@ class SuiteComparison:
         return {"lower": -moved, "higher": moved}.get(self.worse_if, 0.0)
 
     @property
+    def evaluated(self) -> bool:
+        return self.n > 0 and bool(self.n_after)
+
+    @property
     def verdict(self) -> str:
+        if not self.evaluated:
+            return "NOT EVALUATED"
         if self.role == "fix":
             return "fixed" if self.ok else "NOT FIXED"
         if self.role == "holdout" and self.ok and not self.passed_after:
@@ -46,18 +53,25 @@ def compare(before: dict, after: dict, roles: dict[str, str], tolerance: float =
     rows = []
     for suite, role in roles.items():
         found = [_find(reports, suite) for reports in by_id]
-        if None in found:
-            raise MitigateError(f"suite {suite!r} is missing from a plugin report (was it skipped?)")
-        b, a = found
+        if found == [None, None]:
+            raise MitigateError(f"suite {suite!r} is missing from both plugin reports (was it skipped?)")
+        # a suite whose every case was skipped on one side (e.g. prompts too long) is absent from that report
+        b, a = (f or _empty(suite, next(x for x in found if x)) for f in found)
         row = SuiteComparison(
             suite=b["id"], role=role, n=b["n"], gate=_gate_text(b["gate"]),
             rate_before=b["rate"], ci_before=(b["ci_low"], b["ci_high"]), passed_before=bool(b["gate"]["passed"]),
             rate_after=a["rate"], ci_after=(a["ci_low"], a["ci_high"]), passed_after=bool(a["gate"]["passed"]),
-            worse_if=_worse_if(b["gate"]))
-        ok = (holds(row.passed_before, row.passed_after, row.worsening, tolerance) if role == "holdout"
+            worse_if=_worse_if(b["gate"]), n_after=a["n"])
+        ok = row.evaluated and (holds(row.passed_before, row.passed_after, row.worsening, tolerance) if role == "holdout"
               else row.passed_after)
         rows.append(SuiteComparison(**{**row.__dict__, "ok": ok}))
     return rows
+
+
+def _empty(suite: str, other: dict) -> dict:
+    nan = float("nan")
+    return {"id": other["id"], "n": 0, "rate": nan, "ci_low": nan, "ci_high": nan,
+            "gate": {**other["gate"], "passed": False}}
 
 
 def _find(suites: dict[str, dict], suite: str) -> dict | None:
@@ -87,6 +101,8 @@ def _gate_text(gate: dict) -> str:
 
 def format_comparison(rows: list[SuiteComparison], model_before: str, model_after: str) -> str:
     def cell(rate: float, ci: tuple[float, float], passed: bool) -> str:
+        if rate != rate:  # NaN: no case of this suite ran
+            return "no case ran"
         return f"{rate:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] {'PASS' if passed else 'FAIL'}"
 
     header = ("suite", "role", "n", "gate", "before: rate [95% CI] gate", "after: rate [95% CI] gate", "verdict")
@@ -104,7 +120,10 @@ def summary(rows: list[SuiteComparison], tolerance: float) -> list[str]:
              "held-out suite holds (" + HOLD_RULE.format(tolerance=tolerance) + ")"]
     failing = {"fix": "fix gate not met", "keep": "keep gate broken", "holdout": "held-out gate broken"}
     for r in rows:
-        if not r.ok:
+        if not r.evaluated:
+            lines.append(f"not evaluated: {r.suite} ({r.role}): no case ran {'before' if not r.n else 'after'} "
+                         f"training (were its prompts too long for the model? see the plugin report)")
+        elif not r.ok:
             lines.append(f"{failing[r.role]}: {r.suite} ({r.gate}): {r.rate_before:.3f} "
                          f"{'PASS' if r.passed_before else 'FAIL'} -> {r.rate_after:.3f} "
                          f"{'PASS' if r.passed_after else 'FAIL'}")
