@@ -82,7 +82,8 @@ class Records:
         return [self.pairs[k] for k in sorted(self.pairs)]
 
     def totals(self) -> dict:
-        keys = ("requested", "cached", "generated", "generate_seconds", "judge_seconds", "unparsed_judge_answers")
+        keys = ("requested", "cached", "generated", "generate_seconds", "load_seconds", "judge_seconds",
+                "unparsed_judge_answers")
         out = {k: sum(s.get(k, 0) for s in self.stats.values()) for k in keys}
         if len(self.stats) > 1 and self.cases:  # xdist: every worker asks for the cases its gates need
             out["requested"] = len(self.cases)  # each case once, as a serial run counts it

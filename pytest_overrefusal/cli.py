@@ -184,7 +184,10 @@ def _run(args, extra: list[str]) -> int:
     else:
         pytest_args.append(str(builtin_suites_dir()))
     # The package's own suites need no conftest or ini from wherever the user happens to stand.
-    return int(pytest.main(["--rootdir", str(Path.cwd()), *pytest_args]))
+    # This command imported the package before pytest marks a wheel's plugin modules for rewriting: pytest's
+    # "already imported so cannot be rewritten" warning would be about us, not about anything the user wrote.
+    own = "ignore:Module already imported so cannot be rewritten; pytest_overrefusal:pytest.PytestAssertRewriteWarning"
+    return int(pytest.main(["--rootdir", str(Path.cwd()), "-W", own, *pytest_args]))
 
 
 def _report(path: Path, categories: bool) -> int:

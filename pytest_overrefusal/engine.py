@@ -34,7 +34,8 @@ class RunStats:
     requested: int = 0
     cached: int = 0
     generated: int = 0
-    generate_seconds: float = 0.0
+    generate_seconds: float = 0.0  # generation only; loading the weights is load_seconds
+    load_seconds: float = 0.0
     judge_seconds: float = 0.0
     uncached_reason: str = ""
     unparsed_judge_answers: int = 0  # an LLM judge's answers that named no label
@@ -123,6 +124,13 @@ class Engine:
             return self._lookup_and_generate(requests, groups, cache, fingerprint)
 
     def _lookup_and_generate(self, requests, groups, cache, fingerprint):
+        loaded_before = _load_seconds(self.backend)
+        try:
+            return self._lookup_and_generate_timed(requests, groups, cache, fingerprint)
+        finally:
+            self.stats.load_seconds += _load_seconds(self.backend) - loaded_before
+
+    def _lookup_and_generate_timed(self, requests, groups, cache, fingerprint):
         if cache is not None:
             keys = [request_key(fingerprint, r) for r in requests]
             found = cache.get_many(sorted(set(keys)))
@@ -151,6 +159,7 @@ class Engine:
         return responses, [k in found for k in keys], skipped, failure
 
     def _generate(self, requests, missing, missing_groups, keys, cache, fresh) -> None:
+        loaded_before = _load_seconds(self.backend)
         bar = _progress(len(missing), self.progress)
         started = time.perf_counter()
         try:
@@ -162,7 +171,8 @@ class Engine:
         finally:
             bar(0, close=True)
             self.stats.generated += len(fresh)
-            self.stats.generate_seconds += time.perf_counter() - started
+            # a lazy backend loads its weights on first use: that time is reported apart (load_seconds)
+            self.stats.generate_seconds += time.perf_counter() - started - (_load_seconds(self.backend) - loaded_before)
 
     def _generate_batches(self, requests, batches, keys, cache, fresh, bar) -> None:
         """One backend batch per call, stored as soon as it returns: a kill loses at most the batch in flight."""
@@ -247,3 +257,9 @@ def _progress(total: int, enabled: bool) -> Callable[..., None]:
     def update(n: int, close: bool = False) -> None:
         bar.update(n) if not close else bar.close()
     return update
+
+
+def _load_seconds(backend) -> float:
+    """Seconds a lazy backend spent loading its weights so far (0 for backends that do not say)."""
+    value = getattr(backend, "load_seconds", 0.0)
+    return value if isinstance(value, (int, float)) else 0.0

@@ -201,7 +201,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                     tr.write_line("  " + line)
         t = records.totals()
         tr.write_line(f"responses: {t['requested']} requested, {t['cached']} from cache, {t['generated']} generated "
-                      f"in {t['generate_seconds']:.1f}s; judged in {t['judge_seconds']:.2f}s")
+                      f"in {t['generate_seconds']:.1f}s"
+                      + (f" (model loaded in {t['load_seconds']:.1f}s)" if t["load_seconds"] >= 0.05 else "")
+                      + f"; judged in {t['judge_seconds']:.2f}s")
         if t["uncached_reason"]:
             tr.write_line(f"cache not used: {t['uncached_reason']}")
         if t["unparsed_judge_answers"]:

@@ -33,3 +33,37 @@ def test_training_reports_every_step(tmp_path):
     seen = []
     toy_model.build_toy_model(tmp_path, steps=3, progress=lambda step, steps, loss: seen.append((step, steps)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+class LazyModel:
+    """Loads its 'weights' (a sleep) on first generate, as the hf backend does."""
+
+    name = "lazy"
+    fingerprint = "lazy-1"
+
+    def __init__(self, load_s: float):
+        self.load_s, self.load_seconds, self.loaded = load_s, 0.0, False
+
+    def generate(self, requests):
+        import time
+
+        from pytest_overrefusal.backends.base import Response
+
+        if not self.loaded:
+            began = time.perf_counter()
+            time.sleep(self.load_s)
+            self.loaded, self.load_seconds = True, self.load_seconds + time.perf_counter() - began
+        return [Response("Sure, here it is.") for _ in requests]
+
+
+def test_summary_times_model_loading_apart_from_generation(tmp_path):
+    from pytest_overrefusal.backends.base import ChatRequest
+    from pytest_overrefusal.engine import Engine
+    from pytest_overrefusal.judges.registry import get_judge
+    from pytest_overrefusal.suite import Case
+
+    engine = Engine(backend=LazyModel(0.6), judge=get_judge("keyword"), cache=None, progress=False)
+    cases = [Case("s", str(i), f"question {i}", "comply") for i in range(4)]
+    engine.run([(c, ChatRequest.user(c.prompt)) for c in cases])
+    assert engine.stats.load_seconds >= 0.6
+    assert engine.stats.generate_seconds < 0.3

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -50,6 +51,7 @@ class HFBackend:
         self._device, self._dtype, self._attn = device, dtype, attn_implementation
         self.extensions = list(extensions)
         self._model = self._tokenizer = None
+        self.load_seconds = 0.0
         root = local_root(path_or_id)
         if root is not None:  # everything the cache key needs is on disk; no need to load anything yet
             with unusable_path_is_an_error(path_or_id):
@@ -73,7 +75,11 @@ class HFBackend:
 
     def _ready(self) -> None:
         if self._model is None:
-            self._load()
+            began = time.perf_counter()
+            try:
+                self._load()
+            finally:  # the summary reports loading apart from generating (engine.RunStats.load_seconds)
+                self.load_seconds += time.perf_counter() - began
 
     def close(self) -> None:
         """Drop the weights now rather than at interpreter exit (matters for big models in one process)."""
