@@ -73,6 +73,7 @@ class Engine:
     cache: ResponseCache | None = None
     progress: bool = True
     stats: RunStats = field(default_factory=RunStats)
+    decoding: str = "full"  # "verdict": stop each greedy answer once its verdict is settled (progressive.py)
 
     def run(self, jobs: Sequence[tuple[Case, ChatRequest]]) -> list[CaseResult]:
         """Results in job order; a failure is raised (with the partial results) rather than returned."""
@@ -163,7 +164,13 @@ class Engine:
         bar = _progress(len(missing), self.progress)
         started = time.perf_counter()
         try:
-            if callable(getattr(self.backend, "generate_stream", None)):
+            # a backend that can continue answers: verdict decoding, or cached starts continued (progressive.py)
+            from .progressive import generate_progressively
+            missing, missing_groups = generate_progressively(self, requests, missing, missing_groups, keys, cache,
+                                                             fresh, bar)
+            if not missing:
+                pass
+            elif callable(getattr(self.backend, "generate_stream", None)):
                 self._generate_streaming(requests, missing, keys, cache, fresh, bar)
             else:
                 self._generate_batches(requests, _batches(missing, missing_groups, batch_size(self.backend)),

@@ -23,6 +23,8 @@ OPTIONS: dict[str, str] = {
     "save-baseline": "save this run's per-case verdicts as a baseline file",
     "alpha": "significance level of the baseline comparison (default 0.05)",
     "tolerance": "also fail when a suite's mismatch rate rises by more than this against the baseline",
+    "decoding": ("verdict (default: stop each greedy answer once the judge's refused flag is settled, where judge "
+                 "and model support it) or full (every answer to its end or token limit)"),
 }
 
 
@@ -42,6 +44,7 @@ class Settings:
     tolerance: float | None = None
     force_baseline: bool = False
     cache_source: str = "--overrefusal-cache"  # where cache_dir came from, for messages
+    decoding: str = "verdict"  # "verdict" | "full" (progressive.py)
 
 
     @classmethod
@@ -77,6 +80,7 @@ class Settings:
             tolerance=_fraction(get("tolerance"), "--overrefusal-tolerance", None),
             force_baseline=bool(config.getoption("overrefusal_force_baseline")),
             cache_source=cache_source,
+            decoding=_decoding(get("decoding")),
         )
 
 
@@ -111,3 +115,14 @@ def _fraction(value, flag: str, default):
         from .errors import OverrefusalError
         raise OverrefusalError(f"{flag}: expected a number between 0 and 1, got {value!r}")
     return number
+
+
+def _decoding(value) -> str:
+    if value in (None, ""):
+        return "verdict"
+    text = str(value).strip().lower()
+    if text not in ("verdict", "full"):
+        from .errors import OverrefusalError
+        shown = str(value)[:80] + ("..." if len(str(value)) > 80 else "")
+        raise OverrefusalError(f"--overrefusal-decoding: expected verdict or full, got {shown!r}")
+    return text

@@ -31,7 +31,7 @@ def from_spec(spec: ModelSpec) -> "HFBackend":
 class HFBackend:
     """Weights load on the first generate()/logprobs() call: a run answered from the cache never imports torch."""
 
-    capabilities = frozenset({"logprobs"})
+    capabilities = frozenset({"logprobs", "continue"})
 
     def __init__(self, path_or_id: str, *, batch_size: int = 16, dtype: str | None = None,
                  device: str | None = None, chat_template: str | None = None, revision: str | None = None,
@@ -155,6 +155,15 @@ class HFBackend:
                 for i, resp in zip(members, self._generate_batch([texts[i] for i in members], sampling)):
                     out[i] = resp
         return out  # type: ignore[return-value]
+
+    def can_continue(self) -> bool:
+        from .hf_continue import supports_continuation
+        return supports_continuation(self)
+
+    def continue_generation(self, requests, partials, max_new_tokens: int):
+        """Greedy answers grown to `max_new_tokens` new tokens from their token ids so far (verdict decoding)."""
+        from .hf_continue import continue_generation
+        return continue_generation(self, requests, partials, max_new_tokens)
 
     def prompt_token_counts(self, requests: Sequence[ChatRequest]) -> list[int]:
         """Tokens of each chat-rendered prompt, counted exactly as generate() encodes it."""

@@ -15,7 +15,9 @@ from ..gates import SuiteOutcome
 SCHEMA = "pytest-overrefusal/report-1"
 REPORT_FORMATS = (".json", ".csv", ".parquet", ".html")
 CASE_FIELDS = ("suite", "case_id", "category", "expect", "prompt", "response", "finish_reason", "truncated",
-               "label", "refused", "score", "judge", "reason", "passed", "cached")
+               "label", "refused", "score", "judge", "reason", "passed", "cached", "new_tokens", "stopped",
+               "label_settled")
+_STOPPED = {"verdict": "verdict", "length": "length"}  # finish_reason -> why generation stopped; else the end (eos)
 
 
 def case_record(r: CaseResult) -> dict:
@@ -23,7 +25,10 @@ def case_record(r: CaseResult) -> dict:
             "expect": r.case.expect, "prompt": r.case.prompt, "response": r.response.text,
             "finish_reason": r.response.finish_reason, "truncated": r.response.truncated,
             "label": r.verdict.label, "refused": r.verdict.refused, "score": r.verdict.score,
-            "judge": r.verdict.judge, "reason": r.verdict.reason, "passed": r.passed, "cached": r.cached}
+            "judge": r.verdict.judge, "reason": r.verdict.reason, "passed": r.passed, "cached": r.cached,
+            "new_tokens": r.response.completion_tokens, "stopped": _STOPPED.get(r.response.finish_reason, "eos"),
+            # a refusal stopped on its verdict: `refused` is final, the partial/full split was read on less text
+            "label_settled": not (r.response.finish_reason == "verdict" and r.verdict.refused)}
 
 
 def suite_record(o: SuiteOutcome) -> dict:

@@ -1,0 +1,186 @@
+"""Verdict-aware decoding (progressive.py): same refused flags as full decoding, fewer tokens, cached starts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from datapaths import data_root
+from pytest_overrefusal.backends.base import ChatRequest, Response, SamplingSettings
+from pytest_overrefusal.cache import ResponseCache
+from pytest_overrefusal.continuation import Partial, PartialStore, partial_key
+from pytest_overrefusal.engine import Engine, build_request
+from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.judges.registry import get_judge
+from pytest_overrefusal.progressive import round_budgets
+from pytest_overrefusal.report.files import case_record
+from pytest_overrefusal.settings import _decoding
+from pytest_overrefusal.suite import Case
+
+REFUSAL = ("I'm sorry, but I cannot help with that. It is dangerous and harmful. Please stay safe. "
+           "Talk to someone you trust. ") + "Again I say no to this. " * 30
+ANSWER = "Sure. Bread needs flour, water, salt and yeast. " + "Knead it well and let it rise. " * 30
+
+
+class WordModel:
+    """One word per token; prompts with 'kill' get a refusal. Counts every token it generates."""
+
+    name = "words"
+    fingerprint = "words-v1"
+    capabilities = frozenset({"continue"})
+    batch_size = 4
+
+    def __init__(self):
+        self.tokens = 0
+        self.continued_from: list[int] = []
+
+    def words(self, request: ChatRequest) -> list[str]:
+        return (REFUSAL if "kill" in request.messages[-1][1] else ANSWER).split()
+
+    def generate(self, requests):
+        out = []
+        for r in requests:
+            cap = r.sampling.max_new_tokens
+            words = self.words(r)[:cap]
+            self.tokens += len(words)
+            out.append(Response(" ".join(words), "length" if len(words) == cap else "stop",
+                                completion_tokens=len(words)))
+        return out
+
+    def continue_generation(self, requests, partials, max_new_tokens):
+        out = []
+        for r, p in zip(requests, partials):
+            done = p.new_tokens if p else 0
+            self.continued_from.append(done)
+            words = self.words(r)[:max_new_tokens]
+            self.tokens += len(words) - done
+            out.append(Partial(" ".join(words), tuple(range(len(words))), eos=len(words) < max_new_tokens,
+                               new_tokens=len(words)))
+        return out
+
+
+def jobs(n: int, max_new_tokens: int = 128):
+    out = []
+    for i in range(n):
+        case = Case("s", f"{i:04d}", f"prompt {i} {'kill' if i % 2 else 'bake'}", "comply")
+        out.append((case, ChatRequest.user(case.prompt, sampling=SamplingSettings(max_new_tokens=max_new_tokens))))
+    return out
+
+
+def run(model, mode, tmp_path=None, n=8, max_new_tokens=128):
+    cache = ResponseCache(tmp_path / "r.sqlite") if tmp_path is not None else None
+    engine = Engine(backend=model, judge=get_judge("keyword"), cache=cache, progress=False, decoding=mode)
+    return engine.run(jobs(n, max_new_tokens))
+
+
+def test_verdict_stops_refusals_early_with_the_same_flags():
+    full_model, verdict_model = WordModel(), WordModel()
+    full, verdict = run(full_model, "full"), run(verdict_model, "verdict")
+    assert [r.verdict.refused for r in full] == [r.verdict.refused for r in verdict]
+    stopped = [r for r in verdict if r.response.finish_reason == "verdict"]
+    assert len(stopped) == 4 and all(r.verdict.refused for r in stopped)
+    assert all(r.response.completion_tokens == 32 for r in stopped)  # settled after the first round
+    assert all(f.response.text.startswith(v.response.text) for f, v in zip(full, verdict))
+    assert verdict_model.tokens < 0.7 * full_model.tokens
+    records = [case_record(r) for r in verdict]
+    assert {(c["stopped"], c["refused"], c["label_settled"]) for c in records} == \
+        {("verdict", True, False), ("length", False, True)}
+    assert [c["new_tokens"] for c in records][:2] == [128, 32]
+
+
+def test_full_mode_is_untouched_without_cached_starts():
+    model = WordModel()
+    run(model, "full")
+    assert model.continued_from == []  # plain generate() only
+
+
+def test_a_stopped_answer_is_continued_by_a_later_full_run(tmp_path):
+    model = WordModel()
+    run(model, "verdict", tmp_path)
+    model.continued_from.clear()
+    again = run(model, "full", tmp_path)
+    assert sorted(model.continued_from) == [32] * 4  # the four refusals went on from their cached 32 tokens
+    assert [r.response.text for r in again] == [r.response.text for r in run(WordModel(), "full")]
+    assert all(r.response.finish_reason == "length" for r in again)
+    model.continued_from.clear()
+    third = run(model, "verdict", tmp_path)  # complete answers are in the response cache now
+    assert model.continued_from == [] and all(r.cached for r in third)
+
+
+def test_a_larger_budget_continues_from_the_cached_prefix(tmp_path):
+    model = WordModel()
+    run(model, "verdict", tmp_path, max_new_tokens=40)
+    model.continued_from.clear()
+    longer = run(model, "full", tmp_path, max_new_tokens=100)
+    assert model.continued_from == [40] * 8  # one round of 40 (round_budgets), all cut at the budget
+    assert [r.response.text for r in longer] == [r.response.text for r in run(WordModel(), "full", max_new_tokens=100)]
+
+
+def test_old_caches_read_and_a_shorter_start_never_replaces_a_longer_one(tmp_path):
+    cache = ResponseCache(tmp_path / "r.sqlite")  # a cache without the partials table
+    store = PartialStore(cache)
+    request = jobs(1)[0][1]
+    key = partial_key("fp", request)
+    store.put_many("m", [(key, Partial("a b c", (1, 2, 3), new_tokens=3))])
+    store.put_many("m", [(key, Partial("a", (1,), new_tokens=1))])
+    assert store.get_many([key])[key].token_ids == (1, 2, 3)
+
+
+def test_round_budgets():
+    assert round_budgets(48) == [48]  # the demo's budget: one round, as full decoding
+    assert round_budgets(128) == [32, 64, 128]
+    assert round_budgets(100) == [32, 100]
+
+
+def test_the_option_takes_verdict_or_full_only():
+    assert _decoding(None) == "verdict" and _decoding("FULL") == "full"
+    with pytest.raises(OverrefusalError, match=r"^--overrefusal-decoding: expected verdict or full, got 'x{80}\.\.\.'$"):
+        _decoding("x" * 200)
+
+
+def _builtin_suites_with_data():
+    from pytest_overrefusal.catalog import builtin_suites_dir, manifests_in
+    from pytest_overrefusal.sources import load_cases
+    from pytest_overrefusal.suite import load_manifest
+
+    out = []
+    for path in manifests_in(builtin_suites_dir()):
+        suite = load_manifest(path)
+        if suite.kind == "preference":
+            continue
+        try:
+            cases = load_cases(suite, data_root(), 40)
+        except OverrefusalError:  # hub-only suite without a local copy
+            continue
+        out.append((suite, cases))
+    return out
+
+
+def test_toy_verdict_and_full_agree_on_every_builtin_suite(monkeypatch):
+    from pytest_overrefusal import progressive
+    from pytest_overrefusal.backends.registry import load_backend
+
+    # rounds of 4, 8, 16, ... tokens: the toy's short answers are continued from their token ids many times
+    monkeypatch.setattr(progressive, "FIRST_ROUND", 4)
+
+    backend = load_backend("toy")
+    suites = _builtin_suites_with_data()
+    assert len(suites) >= 6, [s.id for s, _ in suites]
+    jobs_ = [(c, build_request(c, s)) for s, cases in suites for c in cases]
+    found = {}
+    for mode in ("full", "verdict"):
+        engine = Engine(backend=backend, judge=get_judge("keyword"), cache=None, progress=False, decoding=mode)
+        evaluation = engine.evaluate(jobs_)
+        assert evaluation.failure is None
+        found[mode] = {(r.case.suite_id, r.case.case_id): r for r in evaluation.results}
+    assert found["full"].keys() == found["verdict"].keys() and len(found["full"]) >= 200
+    for key, full in found["full"].items():
+        verdict = found["verdict"][key]
+        assert verdict.verdict.refused == full.verdict.refused, (key, full.response.text, verdict.response.text)
+        if verdict.response.finish_reason == "verdict":
+            assert full.response.text.startswith(verdict.response.text)
+        else:  # continued round after round, greedy: the uninterrupted run's answer
+            assert (verdict.response.text, verdict.response.finish_reason, verdict.response.completion_tokens) == \
+                (full.response.text, full.response.finish_reason, full.response.completion_tokens), key
+    rounds = sum(r.response.completion_tokens > 4 for r in found["verdict"].values())
+    assert rounds >= 100  # most answers needed several rounds
