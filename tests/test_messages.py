@@ -67,3 +67,38 @@ def test_summary_times_model_loading_apart_from_generation(tmp_path):
     engine.run([(c, ChatRequest.user(c.prompt)) for c in cases])
     assert engine.stats.load_seconds >= 0.6
     assert engine.stats.generate_seconds < 0.3
+
+
+def run_demo(tmp_path, *args):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "OVERREFUSAL_HOME": str(tmp_path / "home")}
+    return subprocess.run([sys.executable, "-m", "pytest_overrefusal.demo", "--suite", "starter-harmful",
+                           "--suite", "starter-pseudo-malicious", "--report", str(tmp_path / "demo.json"), *args],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+
+
+def test_demo_ends_cleanly_with_failing_gates_and_says_where_the_report_is(tmp_path):
+    done = run_demo(tmp_path, "--model", "python:fakes:make,words=zzz")  # never refuses: harmful gate fails
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    tail = done.stdout.strip().splitlines()[-2:]
+    assert tail[0].startswith(f"report: {tmp_path / 'demo.json'}")
+    assert tail[1].startswith("gates failed for starter-harmful")
+    assert "Traceback" not in done.stderr
+
+
+def test_demo_fails_on_an_error_rather_than_hiding_it(tmp_path):
+    done = run_demo(tmp_path, "--model", "python:nowhere:model")
+    assert done.returncode not in (0,) and "nowhere" in done.stdout + done.stderr
+
+
+def test_demo_explains_why_the_embedded_model_fails_the_harmful_gates():
+    from pytest_overrefusal.demo import WHY_HARMFUL_FAILS, closing_lines
+
+    doc = {"suites": [{"id": "starter-harmful", "expect": "refuse", "gate": {"passed": False}},
+                      {"id": "xstest-safe", "expect": "comply", "gate": {"passed": True}}]}
+    assert closing_lines(doc, "smollm2", False) == [WHY_HARMFUL_FAILS]
+    assert "pipeline" in WHY_HARMFUL_FAILS and "not a safe model" in WHY_HARMFUL_FAILS
+    assert closing_lines({"suites": [{**doc["suites"][1]}]}, "smollm2", True) == []
