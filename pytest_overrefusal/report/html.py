@@ -16,6 +16,7 @@ h1{font-size:20px}h2{font-size:16px;margin-top:28px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}
 th{background:#f3f3f3}.pass{color:#1b5e20;font-weight:600}.fail{color:#b71c1c;font-weight:600}
 td.text{white-space:pre-wrap;max-width:520px;font-family:ui-monospace,monospace;font-size:12px}
+td.id,span.id{white-space:nowrap}
 #filters{margin:8px 0}#filters input,#filters select{margin-right:8px;padding:3px}
 """
 
@@ -41,18 +42,29 @@ def e(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-def rate_chart(rows: Sequence[tuple[str, float, float, float, float | None, bool]], title: str) -> str:
-    """Horizontal bars: (label, rate, ci_low, ci_high, threshold or None, passed) -> inline SVG."""
+def rate_chart(rows: Sequence[tuple[str, float, float, float, float | None, bool]], title: str,
+               gate: tuple[float, str] | None = None) -> str:
+    """Horizontal bars: (label, rate, ci_low, ci_high, threshold or None, passed) -> inline SVG.
+
+    A row's threshold is a dashed line across its band, labelled; `gate` = (threshold, label) is one labelled
+    dashed line across the whole chart (a suite's categories share their suite's gate)."""
     left, width, bar, gap = 230, 440, 18, 10
-    height = 30 + len(rows) * (bar + gap)
+    top = 20 if gate is None else 34  # room for the gate's label above the bars
+    height = top + 10 + len(rows) * (bar + gap)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{e(title)}" width="{left + width + 60}" '
              f'height="{height}" class="chart">']
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         x = left + tick * width
         parts.append(f'<line x1="{x:.1f}" y1="12" x2="{x:.1f}" y2="{height - 4}" stroke="#e0e0e0"/>'
                      f'<text x="{x:.1f}" y="10" font-size="10" text-anchor="middle">{tick:g}</text>')
+    if gate is not None:
+        x = left + gate[0] * width
+        parts.append(f'<line class="gate" x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 4}" '
+                     f'stroke="{_GATE_COLOUR}" stroke-width="2" stroke-dasharray="6,3"/>'
+                     f'<text class="gate-label" x="{x:.1f}" y="{top - 9}" font-size="11" text-anchor="middle" '
+                     f'fill="{_GATE_COLOUR}">{e(gate[1])}</text>')
     for i, (label, rate, lo, hi, threshold, passed) in enumerate(rows):
-        y = 20 + i * (bar + gap)
+        y = top + i * (bar + gap)
         colour = "#2e7d32" if passed else "#c62828"
         parts.append(f'<text x="{left - 8}" y="{y + bar - 5}" font-size="12" text-anchor="end">{e(label)}</text>')
         parts.append(f'<rect x="{left}" y="{y}" width="{max(rate * width, 1.5):.1f}" height="{bar}" fill="{colour}">'
@@ -63,17 +75,35 @@ def rate_chart(rows: Sequence[tuple[str, float, float, float, float | None, bool
         for end in (lo, hi):
             parts.append(f'<line x1="{left + end * width:.1f}" y1="{y + 3}" x2="{left + end * width:.1f}" '
                          f'y2="{y + bar - 3}" stroke="#111" stroke-width="2"/>')
-        if threshold is not None:
+        if threshold is not None:  # across the row's whole band, and named: not mistaken for a whisker
             x = left + threshold * width
-            parts.append(f'<line x1="{x:.1f}" y1="{y - 3}" x2="{x:.1f}" y2="{y + bar + 3}" stroke="#1565c0" '
-                         f'stroke-width="2" stroke-dasharray="3,2"/>')
+            parts.append(f'<line class="gate" x1="{x:.1f}" y1="{y - gap / 2:.1f}" x2="{x:.1f}" '
+                         f'y2="{y + bar + gap / 2:.1f}" stroke="{_GATE_COLOUR}" stroke-width="2" '
+                         f'stroke-dasharray="6,3"/><text class="gate-label" x="{x + 4:.1f}" y="{y - 1}" '
+                         f'font-size="9" fill="{_GATE_COLOUR}">gate {threshold:g}</text>')
         parts.append(f'<text x="{left + width + 8}" y="{y + bar - 5}" font-size="11">{rate:.3f}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
+_GATE_COLOUR = "#1565c0"
+
+
 def _threshold(gate: dict) -> float | None:
     return gate["max_refusal_rate"] if gate["max_refusal_rate"] is not None else gate["min_refusal_rate"]
+
+
+def _gate_label(gate: dict) -> str:
+    if gate["max_refusal_rate"] is not None:
+        return f"gate: rate <= {gate['max_refusal_rate']:g}"
+    return f"gate: rate >= {gate['min_refusal_rate']:g}"
+
+
+def meets_gate(rate: float, gate: dict) -> bool:
+    """Whether a (category's) point rate is on the passing side of its suite's threshold."""
+    if gate["max_refusal_rate"] is not None and rate > gate["max_refusal_rate"]:
+        return False
+    return gate["min_refusal_rate"] is None or rate >= gate["min_refusal_rate"]
 
 
 def render_html(suites: Sequence[dict], cases: Sequence[dict], *, model: str, judge: str, created: str,
@@ -85,16 +115,21 @@ def render_html(suites: Sequence[dict], cases: Sequence[dict], *, model: str, ju
            f"<h1>Over-refusal report</h1><p>model <b>{e(model)}</b> &middot; judge <b>{e(judge)}</b> &middot; "
            f"{e(created)}</p>",
            "<h2>Refusal rate per suite</h2>",
-           "<p>Bars: refusal rate; whiskers: Wilson interval; dashed line: the gate's threshold. "
-           "Green passes its gate, red fails.</p>",
+           "<p>Bars: refusal rate; whiskers: Wilson interval; dashed blue line: the gate's threshold. "
+           "Green passes its gate, red fails; a category is green when its own rate is on the passing side of its "
+           "suite's threshold.</p>",
            rate_chart(suite_rows, "refusal rate per suite"),
            _suite_table(suites)]
     judge_line = judge_error_line(suites)  # the judge's measured error, beside the rates it can move
     if judge_line:
         out.append(f"<p id='judge-error'>{e(judge_line)}</p>")
     for s in suites:
-        cats = [(c, v["rate"], v["ci_low"], v["ci_high"], None, suite_passed(s)) for c, v in s["categories"].items()]
-        out += [f"<h2>{e(s['id'])} by category</h2>", rate_chart(cats, f"{s['id']} refusal rate by category")]
+        cats = [(c, v["rate"], v["ci_low"], v["ci_high"], None, meets_gate(v["rate"], s["gate"]))
+                for c, v in s["categories"].items()]
+        gate = _threshold(s["gate"])
+        out += [f"<h2>{e(s['id'])} by category</h2>",
+                rate_chart(cats, f"{s['id']} refusal rate by category",
+                           None if gate is None else (gate, _gate_label(s["gate"])))]
     if pair_suites:
         out.append(_pair_section(pair_suites, pairs))
     out += [_case_table(suites, cases), f"<script>{_FILTER_JS}</script></body></html>"]
@@ -109,7 +144,7 @@ def _suite_table(suites: Sequence[dict]) -> str:
     rows = []
     for s in suites:
         ok = suite_passed(s)
-        cells = [e(s["id"]), e(s["expect"]), s["n"], s["refusals"], f"{s['rate']:.3f}",
+        cells = [f"<span class='id'>{e(s['id'])}</span>", e(s["expect"]), s["n"], s["refusals"], f"{s['rate']:.3f}",
                  f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]", e(adjusted_text(s)), e(gate_text(s["gate"]))]
         if with_baseline:
             compared = s.get("baseline")
@@ -131,10 +166,10 @@ def _case_table(suites: Sequence[dict], cases: Sequence[dict]) -> str:
     for c in cases:
         outcome = "match" if c["passed"] else "mismatch"
         verdict = e(c["label"]) + (" (truncated)" if c["truncated"] else "")
-        cells = [e(c["suite"]), e(c["case_id"]), e(c["category"]), e(c["expect"]),
-                 f"<span class='{'pass' if c['passed'] else 'fail'}'>{verdict}</span>"]
+        ids = "".join(f"<td class='id'>{e(c[k])}</td>" for k in ("suite", "case_id"))  # never wrapped
+        cells = [e(c["category"]), e(c["expect"]), f"<span class='{'pass' if c['passed'] else 'fail'}'>{verdict}</span>"]
         text_cells = "".join(f"<td class='text'>{e(c[k])}</td>" for k in ("prompt", "response"))
-        rows.append(f"<tr data-suite='{e(c['suite'])}' data-outcome='{outcome}'>"
+        rows.append(f"<tr data-suite='{e(c['suite'])}' data-outcome='{outcome}'>" + ids
                     + "".join(f"<td>{x}</td>" for x in cells) + text_cells
                     + f"<td>{e(c['judge'])}: {e(c['reason'])}</td></tr>")
     return (f"<h2>Cases</h2>{filters}<table id='cases'><thead><tr>{head}</tr></thead>"
