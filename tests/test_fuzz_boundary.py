@@ -113,8 +113,9 @@ class Lab:
         before_rows = cached_rows(db)
         before_bytes = db.read_bytes() if db.is_file() else None
         report = folder / "out.json"
-        outcome = run_plugin(self.pytester, folder, *args, "--overrefusal-model", model, "--overrefusal-cache",
-                             str(cache), "--overrefusal-report", str(report), report=report)
+        # the fuzzed options come last, so they win over these
+        outcome = run_plugin(self.pytester, folder, "--overrefusal-model", model, "--overrefusal-cache", str(cache),
+                             "--overrefusal-report", str(report), *args, report=report)
         check(outcome, verdict)
         check_cache_kept(db, before_rows, before_bytes, verdict.ok is None, outcome)
         return outcome
@@ -224,7 +225,8 @@ def test_server_answers(lab, server, script, new, retries):
     expected = Expected(suite="fz", prompts=prompts)
     fate = outcome_of(script, new, retries)
     verdict = {"good": Verdict.valid(expected), "fatal": Verdict.error("127.0.0.1"),
-               "odd": Verdict(ok=expected, culprits=("127.0.0.1",))}[fate]
+               "odd": Verdict(ok=expected, culprits=("127.0.0.1",)),
+               "any": Verdict(culprits=("127.0.0.1",), lenient=True)}[fate]
     spec = f"openai:m@{server.url()},{CLIENT.format(retries=retries)}"
     server.play([])
     warm = _warm(folder / "warm-src", spec)  # under this spec's cache fingerprint

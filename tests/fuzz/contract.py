@@ -91,7 +91,7 @@ class Outcome:
     seconds: float
     folder: Path
     report: Path | None = None
-    written: list[str] = field(default_factory=list)  # texts of files the run wrote (reports, baselines, caches)
+    written: dict[str, str] = field(default_factory=dict)  # files the run wrote (reports, baselines, caches)
 
 
 class _Alarm(BaseException):
@@ -143,12 +143,12 @@ def run_cli(capsys, folder: Path, argv: list[str]) -> Outcome:
                    written=_written(folder))
 
 
-def _written(folder: Path) -> list[str]:
-    texts = []
+def _written(folder: Path) -> dict[str, str]:
+    texts = {}
     for path in folder.rglob("*"):
         if path.is_file() and not path.name.startswith("input."):
             try:
-                texts.append(path.read_bytes().decode("utf-8", "replace"))
+                texts[str(path.relative_to(folder))] = path.read_bytes().decode("utf-8", "replace")
             except OSError:
                 pass
     return texts
@@ -163,8 +163,9 @@ def check(outcome: Outcome, verdict: Verdict) -> None:
         raise Traceback(f"a traceback reached the user; {show}")
     if SECRET in outcome.out:
         raise SecretLeaked(f"{SECRET} printed; {show}")
-    if any(SECRET in text for text in outcome.written):
-        raise SecretLeaked(f"{SECRET} written into a file under {outcome.folder}; {show}")
+    leaked = [name for name, text in outcome.written.items() if SECRET in text]
+    if leaked:
+        raise SecretLeaked(f"{SECRET} written into {', '.join(leaked)} under {outcome.folder}; {show}")
     for value in verdict.capped:
         if value[:200] in outcome.out:
             raise Uncapped(f"a huge value ({len(value)} chars, {value[:20]!r}...) was echoed whole; {show}")
