@@ -142,11 +142,15 @@ def _displacement_text(plain: dict, ches: dict, logp: dict, removed: list, total
         return [f"{s['rate_' + when]:.3f}" for s in table["suites"] if s["role"] in ("holdout", "keep")]
 
     names = [s["suite"] for s in plain["suites"] if s["role"] in ("holdout", "keep")]
-    lines = ["| model | " + " | ".join(names) + " | mean log p(chosen) |", "|---|" + "---|" * (len(names) + 1),
+    def change(key: str) -> str:
+        return f"{logp[key]:.2f} ({logp[key] - logp['base']:+.2f})"
+
+    lines = ["| model | " + " | ".join(names) + " | mean log p(chosen) (change) |",
+             "|---|" + "---|" * (len(names) + 1),
              "| base | " + " | ".join(rates(plain, "before")) + f" | {logp['base']:.2f} |",
-             "| DPO, all pairs | " + " | ".join(rates(plain, "after")) + f" | {logp['dpo']:.2f} |",
+             "| DPO, all pairs | " + " | ".join(rates(plain, "after")) + f" | {change('dpo')} |",
              "| DPO, CHES-filtered (lowest 50% ln-CHES) | " + " | ".join(rates(ches, "after"))
-             + f" | {logp['dpo-ches']:.2f} |", "",
+             + f" | {change('dpo-ches')} |", "",
              f"Harmful refusal rates (keyword judge). The filter removed {len(removed)} of {total} pairs "
              f"(highest ln-CHES):"]
     lines += [f"- ln-CHES {score:.3f}: {prompt[:70]!r} chosen {chosen!r}"

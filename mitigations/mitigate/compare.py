@@ -44,6 +44,8 @@ class SuiteComparison:
             return "fixed" if self.ok else "NOT FIXED"
         if self.role == "holdout" and self.ok and not self.passed_after:
             return f"held (still failing, {self.worsening:+.3f})"
+        if self.role == "keep" and not self.ok and not self.passed_before:
+            return "FAILS (failed before too)"
         return ("kept" if self.role == "keep" else "held") if self.ok else "BROKEN"
 
 
@@ -124,7 +126,8 @@ def summary(rows: list[SuiteComparison], tolerance: float) -> list[str]:
             lines.append(f"not evaluated: {r.suite} ({r.role}): no case ran {'before' if not r.n else 'after'} "
                          f"training (were its prompts too long for the model? see the plugin report)")
         elif not r.ok:
-            lines.append(f"{failing[r.role]}: {r.suite} ({r.gate}): {r.rate_before:.3f} "
+            what = "keep gate fails" if r.role == "keep" and not r.passed_before else failing[r.role]
+            lines.append(f"{what}: {r.suite} ({r.gate}): {r.rate_before:.3f} "
                          f"{'PASS' if r.passed_before else 'FAIL'} -> {r.rate_after:.3f} "
                          f"{'PASS' if r.passed_after else 'FAIL'}")
     if all(r.ok for r in rows):
