@@ -170,8 +170,8 @@ def _run(args, extra: list[str]) -> int:
         pytest_args += ["--overrefusal-suite", suite]
     if args.suite:
         # Name the manifests' folders, so pytest does not walk the current folder (which may hold other checkouts
-        # with the same suite ids) looking for them; --overrefusal-suite keeps only the named ones, and node ids
-        # stay "starter_harmful.yaml::..." (a file outside the rootdir would get an empty path part).
+        # with the same suite ids) looking for them; --overrefusal-suite keeps only the named ones. Node ids of
+        # built-in manifests read "overrefusal-suites/<file>::..." and can be pasted back (node_ids.py).
         from .catalog import find_suites
 
         from .suite import load_manifest
