@@ -67,3 +67,16 @@ def context_overflow(backend, requests: dict[int, ChatRequest]) -> dict[int, str
                 too_long[i] = (f"prompt of {n} tokens does not fit the model's context of {limit} tokens "
                                f"(no room left to answer)")
     return too_long
+
+
+class UnloadableModel:
+    """Stands in for a model whose spec could not be loaded, so the session fixture does not cache an exception
+    that pytest would then print once per item: items see it, record the one line as every selected suite's error
+    (summary and report say so) and show it once, the rest point to it."""
+
+    def __init__(self, message: str):
+        self.message = message
+        self.name = "unloadable model"
+
+    def generate(self, requests):
+        raise BackendError(self.message)

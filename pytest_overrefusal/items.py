@@ -47,6 +47,24 @@ def _uses_model(overrefusal_model):  # the fixture request is all an item needs 
     return overrefusal_model
 
 
+def fail_if_unloadable(config, model, suite_id: str | None = None) -> None:
+    """A model that could not be loaded fails each item that needs it: the first with the one line, the rest with
+    a pointer to it; every selected suite records the line, so the summary and the report name it."""
+    from .boundary import UnloadableModel
+
+    if not isinstance(model, UnloadableModel):
+        return
+    run = get_run(config)
+    for sid in [*run.cases, *run.pair_cases]:
+        run.suite_errors.setdefault(sid, model.message)
+    message = model.message
+    if message in run.errors_shown:
+        message = (f"not evaluated: {suite_id or 'this test'} needs the model, which could not be loaded (see the "
+                   f"first failure above)")
+    run.errors_shown.add(model.message)
+    pytest.fail(terminal_text(message), pytrace=False)
+
+
 class SuiteFile(pytest.File):
     def collect(self):
         run = get_run(self.config)
@@ -98,6 +116,7 @@ class SuiteItem(pytest.Function):
         return self.path, None, self.name
 
     def _model(self):
+        fail_if_unloadable(self.config, self.funcargs["overrefusal_model"], self.suite_id)
         try:
             run = self._ensure_results()
             message = run.suite_errors.get(self.suite_id, "") if not isinstance(self, PreferenceItem) else ""

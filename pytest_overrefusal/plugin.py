@@ -293,11 +293,11 @@ def overrefusal_model(pytestconfig):
     spec = nodes.get_run(pytestconfig).settings.model
     try:
         backend = load_backend(spec)
-        message = ""
-    except OverrefusalError as exc:
-        message = str(exc)
-    if message:
-        pytest.fail(message, pytrace=False)
+    except OverrefusalError as exc:  # every item would print a cached fixture error: the items show it once
+        from .boundary import UnloadableModel
+
+        yield UnloadableModel(str(exc))
+        return
     yield backend
     close = getattr(backend, "close", None)
     if callable(close) and parse_spec(spec).kind != "python":  # a python: object belongs to its module
@@ -309,6 +309,7 @@ def overrefusal_results(request, overrefusal_model):
     """The outcome (rate, per-case results, gate) of the suite named by this test's overrefusal marker."""
     from .marker import outcome_for_marker
 
+    nodes.fail_if_unloadable(request.config, overrefusal_model)
     marker = request.node.get_closest_marker("overrefusal")
     if marker is None:
         pytest.fail("overrefusal_results needs @pytest.mark.overrefusal(suite=...) on the test", pytrace=False)

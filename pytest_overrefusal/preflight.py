@@ -12,6 +12,7 @@ from .report.files import REPORT_FORMATS
 from .report.terminal import one_line
 from .paths import user_cache_dir
 from .settings import Settings, _default_cache_source
+from .backends.registry import shown
 
 BUILT_MODELS = ("toy", "smollm2")
 CACHE_FILES = ("responses.sqlite", "responses.sqlite-wal", "responses.sqlite-shm", "responses.lock",
@@ -28,9 +29,9 @@ def check_outputs(settings: Settings) -> None:
     if settings.model.partition(",")[0] in BUILT_MODELS:  # built on first use under the user cache folder
         home = user_cache_dir()
         if home.exists() and not home.is_dir():
-            raise OverrefusalError(f"{_default_cache_source()} {_p(home)}: is a file, not a folder; the {settings.model} "
+            raise OverrefusalError(f"{_default_cache_source()} {_p(home)}: is a file, not a folder; the {shown(settings.model)} "
                                    f"model is built there, point it at a folder")
-        _check_folder_creatable(home, _default_cache_source(), f"the folder the {settings.model} model is built in")
+        _check_folder_creatable(home, _default_cache_source(), f"the folder the {shown(settings.model)} model is built in")
 
 
 def check_report_path(path: Path) -> None:

@@ -110,6 +110,10 @@ short = Short("short")
 oom = OutOfMemory("oom")
 hostile = Hostile("hostile")
 windowed = Windowed("windowed")
+
+
+def make(name, **attrs):
+    return Fake(name, **attrs)
 '''
 
 
@@ -408,3 +412,27 @@ def test_an_internal_error_shows_its_traceback_once_and_is_not_rerun_per_item(pr
     assert out.count('raise ZeroDivisionError("a bug in the plugin")') == 1, out  # one traceback, then one line
     assert "suites alpha, beta not evaluated: internal error ZeroDivisionError: a bug in the plugin" in out
     assert calls(project) == []
+
+
+def test_credentials_in_the_spec_never_reach_the_report_files(project, tmp_path):
+    """The JSON report keeps the run's settings; a spec's token=/api_key= value or URL userinfo is masked there too."""
+    secret = "SECRETr3p0rt"
+    report = tmp_path / "out.json"
+    result = project.runpytest("alpha.yaml", "-p", "no:randomly", "--overrefusal-no-cache",
+                               "--overrefusal-model", f"python:boundary_models:make,name=plain,token={secret}",
+                               "--overrefusal-report", str(report))
+    out = "\n".join(result.outlines + result.errlines)
+    assert report.exists(), out[-2000:]
+    assert secret not in report.read_text() and secret not in out
+    assert "token=***" in json.loads(report.read_text())["settings"]["model"]
+
+
+def test_a_model_that_cannot_be_loaded_is_one_line_once_and_named_in_the_summary_and_report(project, tmp_path):
+    report = tmp_path / "out.json"
+    result, out = run(project, "nothing_here", "--overrefusal-no-cache", "--overrefusal-report", str(report))
+    line = assert_one_line(out, "nothing_here")
+    assert sum(line in l for l in out.splitlines()) <= 2, out[-3000:]  # the item's line and the summary's, no more
+    assert "could not be loaded (see the first failure above)" in out
+    assert result.ret != 0
+    data = json.loads(report.read_text())
+    assert {e["id"] for e in data["not_evaluated"]} == {"alpha", "beta"}, data.get("not_evaluated")

@@ -7,6 +7,7 @@ import re
 from typing import Sequence
 
 from ..backends.base import ChatRequest, SamplingSettings
+from ..backends.registry import redact
 from ..errors import JudgeError
 from .base import Verdict, strip_thinking
 from .keyword import KeywordJudge
@@ -45,7 +46,7 @@ class LLMJudge:
         self.max_new_tokens = max_new_tokens
         self.unparsed = 0
         self._fallback = KeywordJudge()
-        self.version = f"1[{spec}]"
+        self.version = f"1[{redact(spec)}]"  # the tag reaches reports: no credentials
 
     @property
     def backend(self):

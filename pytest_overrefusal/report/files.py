@@ -68,7 +68,10 @@ def write_outputs(run) -> dict[str, str]:
 
     records, settings, problems = run.records, run.settings, {}
     if settings.report is not None and (records.suites or records.pair_suites or records.errors):
+        from ..backends.registry import redact
+
         plain = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
+        plain["model"] = redact(plain["model"])  # a spec may carry URL credentials or token= values
         model = records.model or next((g["model"] for g in records.pair_suites.values()), "") or \
             next((e["model"] for e in records.errors.values()), "")
         with _output_boundary("report", "--overrefusal-report", settings.report, problems):
