@@ -64,8 +64,10 @@ def compare(before: dict, after: dict, roles: dict[str, str], tolerance: float =
             rate_before=b["rate"], ci_before=(b["ci_low"], b["ci_high"]), passed_before=bool(b["gate"]["passed"]),
             rate_after=a["rate"], ci_after=(a["ci_low"], a["ci_high"]), passed_after=bool(a["gate"]["passed"]),
             worse_if=_worse_if(b["gate"]), n_after=a["n"])
-        ok = row.evaluated and (holds(row.passed_before, row.passed_after, row.worsening, tolerance) if role == "holdout"
-              else row.passed_after)
+        if role == "holdout":
+            ok = row.evaluated and holds(row.passed_before, row.passed_after, row.worsening, tolerance)
+        else:
+            ok = row.evaluated and row.passed_after
         rows.append(SuiteComparison(**{**row.__dict__, "ok": ok}))
     return rows
 
