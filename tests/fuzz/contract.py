@@ -25,6 +25,7 @@ INNER = ("-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:hypothesispyte
          "-p", "no:anyio")
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|INTERNALERROR|^\S+\.py:\d+: in |^>\s{3}", re.M)
 _SECTION = re.compile(r"^=+ (ERRORS|FAILURES) =+$")
+_REPORTED = re.compile(r"error:|not evaluated:|skipped:|cache not used:", re.I)  # one-line problems elsewhere
 _PREFIX = re.compile(r"^(ERROR|FAILED) \S+ - |^E\s+|^ERROR: |^overrefusal( \S+)?: error: ")
 
 
@@ -195,7 +196,7 @@ def problem_lines(out: str) -> list[str]:
             inside = False
         if line.startswith("_") and line.endswith("_"):
             continue
-        if inside or _PREFIX.match(line) or "error" in line.lower():
+        if inside or _PREFIX.match(line) or _REPORTED.search(line):
             text = _PREFIX.sub("", line).strip()
             if text:
                 lines.append(text)
