@@ -4,6 +4,7 @@ A loopback HTTP server (127.0.0.1 only) serves the shared data files under `<hos
 manifest's URL, as a CI mirror would."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.server
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from datapaths import data_root
-from pytest_overrefusal import download
+from pytest_overrefusal import console, download
 from pytest_overrefusal.catalog import builtin_suites_dir, manifests_in
 from pytest_overrefusal.errors import SuiteError
 from pytest_overrefusal.suite import load_manifest
@@ -78,6 +79,7 @@ def fresh_home(tmp_path, monkeypatch, mirror):
     monkeypatch.setenv("OVERREFUSAL_HOME", str(home))
     monkeypatch.setenv("OVERREFUSAL_MIRROR", mirror.base)
     monkeypatch.delenv("OVERREFUSAL_DATA", raising=False)
+    monkeypatch.setattr(console, "_console", contextlib.nullcontext)  # progress into capture, not the terminal
     return home
 
 
