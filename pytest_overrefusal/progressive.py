@@ -2,9 +2,10 @@
 `refused` flag is settled (`--overrefusal-decoding verdict`).
 
 Each round batches only the answers still undecided (suite by suite, longest first, full batches) and continues
-them from their exact token ids, so greedy decoding yields the text of one uninterrupted run. An answer ends on
-its stop token (`eos`), at the suite's `max_new_tokens` (`length`), or when the judge's flag can no longer change
-(`verdict`, finish_reason "verdict"). Complete answers go to the response cache as in `full` mode; every answer's
+them from their exact token ids, so greedy decoding yields the text of one uninterrupted run. A backend that can
+stop single answers inside its own call (`stops_in_call`, hf) gets one round and a `stop_when` check instead.
+An answer ends on its stop token (`eos`), at the suite's `max_new_tokens` (`length`), or when the judge's flag can
+no longer change (`verdict`, finish_reason "verdict"). Complete answers go to the response cache as in `full` mode; every answer's
 token ids go to the `partials` table, so a later `full` run or a larger budget continues them.
 Only greedy requests are generated this way: a sampled continuation would not be the uninterrupted run's sample.
 """
@@ -80,11 +81,17 @@ class _Rounds:
         self.complete: list[tuple[str, Response]] = []  # stored in the response cache once per round
         order = {g: n for n, g in enumerate(dict.fromkeys(group[i] for i in indices))}
         self.order = order
+        self.in_call = getattr(engine.backend, "stops_in_call", False) is True
         self.open = [i for i in indices if not self._finish(i)]
 
     def run(self) -> None:
         caps = {self.requests[i].sampling.max_new_tokens for i in self.open}
-        budgets = round_budgets(max(caps)) if self.verdict else [max(caps)] if caps else []
+        if not caps:
+            return
+        # A backend that stops answers inside its call (hf) gets one round: on CPU the prefill a round repeats
+        # costs more than the rows that idle in a batch after they settle. Others get rounds that refill batches.
+        one_round = not self.verdict or self.in_call
+        budgets = [max(caps)] if one_round else round_budgets(max(caps))
         self._flush()
         for budget in budgets:
             self._round(budget)
@@ -113,9 +120,12 @@ class _Rounds:
 
     def _continue(self, members: list[int], target: int) -> None:
         backend = self.engine.backend
+        extra = {}
+        if self.verdict and self.in_call:
+            extra["stop_when"] = lambda k, text: self._settled(self.requests[members[k]].messages[-1][1], text)
         with model_boundary(backend, "continue_generation()"):
             out = backend.continue_generation([self.requests[i] for i in members],
-                                              [self.state.get(i) for i in members], target)
+                                              [self.state.get(i) for i in members], target, **extra)
         if not isinstance(out, (list, tuple)) or len(out) != len(members) or \
                 not all(isinstance(p, Partial) and isinstance(p.text, str) for p in out):
             raise BackendError(f"model {self.engine._name()}: continue_generation() must return one "

@@ -160,10 +160,12 @@ class HFBackend:
         from .hf_continue import supports_continuation
         return supports_continuation(self)
 
-    def continue_generation(self, requests, partials, max_new_tokens: int):
+    stops_in_call = True  # continue_generation takes stop_when: answers stop inside one generate() call
+
+    def continue_generation(self, requests, partials, max_new_tokens: int, stop_when=None):
         """Greedy answers grown to `max_new_tokens` new tokens from their token ids so far (verdict decoding)."""
         from .hf_continue import continue_generation
-        return continue_generation(self, requests, partials, max_new_tokens)
+        return continue_generation(self, requests, partials, max_new_tokens, stop_when)
 
     def prompt_token_counts(self, requests: Sequence[ChatRequest]) -> list[int]:
         """Tokens of each chat-rendered prompt, counted exactly as generate() encodes it."""

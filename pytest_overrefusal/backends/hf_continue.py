@@ -6,7 +6,7 @@ one an uninterrupted run gives (up to the float noise a different batch shape al
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..continuation import Partial
 from .base import ChatRequest
@@ -18,7 +18,9 @@ def supports_continuation(backend) -> bool:
 
 
 def continue_generation(backend, requests: Sequence[ChatRequest], partials: Sequence[Partial | None],
-                        max_new_tokens: int) -> list[Partial]:
+                        max_new_tokens: int, stop_when: Callable[[int, str], bool] | None = None) -> list[Partial]:
+    """`stop_when(i, text)`: checked every few tokens inside the call; an answer it accepts stops there (its
+    row idles until the batch ends, which it does once every row has stopped): no prefill is paid twice."""
     backend._ready()
     prompts = backend.tokenizer([backend.render(r) for r in requests], add_special_tokens=False)["input_ids"]
     out: list[Partial | None] = [None] * len(requests)
@@ -31,15 +33,18 @@ def continue_generation(backend, requests: Sequence[ChatRequest], partials: Sequ
             steps.setdefault(max_new_tokens - done, []).append(i)
     for step, rows in steps.items():
         prior = [list(partials[i].token_ids) if partials[i] is not None else [] for i in rows]
-        grown = _generate(backend, [prompts[i] + ids for i, ids in zip(rows, prior)], step)
-        for i, ids, new in zip(rows, prior, grown):
+        check = None if stop_when is None else _VerdictStop(backend, rows, prior, stop_when)
+        grown = _generate(backend, [prompts[i] + ids for i, ids in zip(rows, prior)], step, check)
+        for row, (i, ids, new) in enumerate(zip(rows, prior, grown)):
+            if check is not None and row in check.at:
+                new = new[:check.at[row]]
             out[i] = _partial(backend, ids, new, len(prompts[i]))
     return out  # type: ignore[return-value]
 
 
-def _generate(backend, sequences: list[list[int]], step: int) -> list[list[int]]:
+def _generate(backend, sequences: list[list[int]], step: int, check=None) -> list[list[int]]:
     import torch
-    from transformers import GenerationConfig
+    from transformers import GenerationConfig, StoppingCriteriaList
 
     pad = backend.tokenizer.pad_token_id
     width = max(len(s) for s in sequences)
@@ -48,8 +53,44 @@ def _generate(backend, sequences: list[list[int]], step: int) -> list[list[int]]
     config = GenerationConfig(max_new_tokens=step, do_sample=False, pad_token_id=pad,
                               eos_token_id=list(backend.stop_ids))
     with torch.no_grad():
-        generated = backend.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+        extra = {} if check is None else {"stopping_criteria": StoppingCriteriaList([check])}
+        if check is not None:
+            check.width = width
+        generated = backend.model.generate(input_ids=ids, attention_mask=mask, generation_config=config, **extra)
     return [row[width:].tolist() for row in generated]
+
+
+class _VerdictStop:
+    """A per-row stopping criterion: every `every` tokens, each running row's text so far goes to `stop_when`."""
+
+    every = 4
+
+    def __init__(self, backend, rows: list[int], prior: list[list[int]], stop_when):
+        self.backend, self.rows, self.prior, self.stop_when = backend, rows, prior, stop_when
+        self.at: dict[int, int] = {}  # row -> new tokens it kept when it stopped
+        self.width = 0
+        self.steps = 0
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        self.steps += 1
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        if self.steps % self.every:
+            return done
+        stop_ids = self.backend.stop_ids
+        for row in range(input_ids.shape[0]):
+            if row in self.at:
+                done[row] = True
+                continue
+            new = input_ids[row, self.width:].tolist()
+            if any(t in stop_ids for t in new):
+                continue  # ended by itself
+            text = self.backend.tokenizer.decode(self.prior[row] + new, skip_special_tokens=True).strip()
+            if self.stop_when(self.rows[row], text):
+                self.at[row] = len(new)
+                done[row] = True
+        return done
 
 
 def _partial(backend, prior: list[int], new: list[int], prompt_len: int) -> Partial:

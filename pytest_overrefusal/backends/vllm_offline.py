@@ -84,6 +84,8 @@ def from_spec(spec: ModelSpec) -> "VLLMBackend":
 
 
 class VLLMBackend:
+    capabilities = frozenset({"continue"})  # greedy answers continued from token ids (vllm_continue.py)
+
     def __init__(self, model: str, *, engine: dict[str, object] | None = None, raw_prompts: bool = False,
                  name: str | None = None):
         self.model = model
@@ -143,6 +145,12 @@ class VLLMBackend:
             raise BackendError(f"{self.name}: vLLM rejected a request ({first}); for prompts longer than "
                                f"the context raise max_model_len") from None
         return [to_response(o) for o in outputs]
+
+
+    def continue_generation(self, requests, partials, max_new_tokens: int):
+        """Greedy answers grown to `max_new_tokens` new tokens from their token ids so far (verdict decoding)."""
+        from .vllm_continue import continue_generation
+        return continue_generation(self, requests, partials, max_new_tokens)
 
 
 def _request_errors() -> tuple[type[BaseException], ...]:
