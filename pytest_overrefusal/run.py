@@ -236,7 +236,8 @@ class OverrefusalRun:
         if self.engine is None or self.engine.backend is not backend:
             from .judges.registry import get_judge
 
-            self.engine = Engine(backend=backend, judge=get_judge(self.settings.judge, backend), cache=self._cache())
+            self.engine = Engine(backend=backend, judge=get_judge(self.settings.judge, backend), cache=self._cache(),
+                                 decoding=self.settings.decoding)
             self.model_name = str(getattr(backend, "name", type(backend).__name__))
         return self.engine
 
