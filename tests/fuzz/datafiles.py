@@ -125,8 +125,7 @@ def data_files(draw) -> DataFile:
         return DataFile(fmt, content, verdict, f"{key} = {bad!r}")
     if how == "missing prompt":
         del rows[-1]["prompt"]
-        return DataFile(fmt, render(fmt, rows) if fmt != "csv" else render("jsonl", rows),
-                        Verdict.error("prompt"), "a row without prompt")
+        return DataFile(fmt, render(fmt, rows), Verdict.error("prompt", name), "a row without prompt")
     if how == "duplicate id":
         rows.append(dict(rows[0]))
         return DataFile(fmt, render(fmt, rows), Verdict.error("duplicate"), "duplicate id")
