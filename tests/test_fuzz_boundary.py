@@ -4,6 +4,7 @@ correct result or in one clean line naming the culprit; never a traceback, a per
 secret or a changed cached answer. Profiles and commands: tests/fuzz/__init__.py."""
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -27,8 +28,11 @@ import pytest_overrefusal.judges.registry  # noqa: F401
 import pytest_overrefusal.report.files  # noqa: F401
 import pytest_overrefusal.run  # noqa: F401
 import fakes  # noqa: F401
-import pandas  # noqa: F401  (re-imported per run, pyarrow would register its pandas types twice)
-import pyarrow  # noqa: F401
+import pandas
+
+# One parquet write loads pandas' pyarrow glue here; loaded first inside a run, it would be dropped and loaded again,
+# and pyarrow refuses to register pandas' extension types twice.
+pandas.DataFrame({"a": [1]}).to_parquet(io.BytesIO())
 
 
 def _profile() -> settings:
