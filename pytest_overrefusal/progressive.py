@@ -60,7 +60,11 @@ def groups_of(missing, groups) -> dict[int, str]:
 def _store(engine, cache) -> PartialStore | None:
     if cache is None or engine.stats.uncached_reason:
         return None
-    return PartialStore(cache)
+    try:
+        return PartialStore(cache)
+    except OverrefusalError as exc:  # answer starts are a saving, never a reason to stop the run
+        engine.stats.uncached_reason = f"the cache's partials table cannot be used, answers were not cached: {exc}"
+        return None
 
 
 def _cached_starts(engine, store, requests, indices) -> dict[int, Partial]:
@@ -68,7 +72,10 @@ def _cached_starts(engine, store, requests, indices) -> dict[int, Partial]:
         return {}
     fingerprint = engine.backend.fingerprint
     pkeys = {i: partial_key(fingerprint, requests[i]) for i in indices}
-    found = store.get_many(sorted(set(pkeys.values())))
+    try:
+        found = store.get_many(sorted(set(pkeys.values())))
+    except OverrefusalError:
+        return {}
     return {i: found[k] for i, k in pkeys.items()
             if k in found and found[k].new_tokens <= requests[i].sampling.max_new_tokens}
 
@@ -78,7 +85,7 @@ class _Rounds:
         self.engine, self.requests, self.group, self.keys = engine, requests, group, keys
         self.cache, self.store, self.fresh, self.bar, self.verdict = cache, store, fresh, bar, verdict
         self.state: dict[int, Partial] = dict(starts)
-        self.complete: list[tuple[str, Response]] = []  # stored in the response cache once per round
+        self.complete: list[tuple[str, Response]] = []  # stored in the response cache batch by batch
         order = {g: n for n, g in enumerate(dict.fromkeys(group[i] for i in indices))}
         self.order = order
         self.in_call = getattr(engine.backend, "stops_in_call", False) is True
@@ -95,10 +102,14 @@ class _Rounds:
         self._flush()
         for budget in budgets:
             self._round(budget)
-            self.open = [i for i in self.open if not self._finish(i)]
-            self._flush()
+            self.open = [i for i in self.open if i not in self.fresh]
             if not self.open:
                 return
+        short = self.state.get(self.open[0])
+        raise BackendError(f"model {self.engine._name()}: continue_generation() left {len(self.open)} answers "
+                           f"short of their token limit without ending them (e.g. {short.new_tokens if short else 0}"
+                           f" of {self.requests[self.open[0]].sampling.max_new_tokens} tokens, eos=False); it must "
+                           f"grow each answer to max_new_tokens or set eos=True")
 
     def _flush(self) -> None:
         if self.complete:
@@ -117,6 +128,9 @@ class _Rounds:
                 by_target.setdefault(wanted[i], []).append(i)
             for target, members in by_target.items():
                 self._continue(members, target)
+                for i in members:
+                    self._finish(i)
+                self._flush()  # committed batch by batch: a kill loses at most the batch in flight
 
     def _continue(self, members: list[int], target: int) -> None:
         backend = self.engine.backend

@@ -233,3 +233,13 @@ def test_hf_stops_a_row_inside_generate_and_a_continuation_is_the_uninterrupted_
     assert all(w.text.startswith(p.text) for p, w in zip(cut, whole))
     grown = backend.continue_generation(requests, cut, 40)
     assert [(g.text, g.new_tokens) for g in grown] == [(w.text, w.completion_tokens) for w in whole]
+
+
+def test_a_continuation_that_neither_grows_nor_ends_an_answer_is_one_line():
+    class Stuck(WordModel):
+        def continue_generation(self, requests, partials, max_new_tokens):
+            return [Partial("I", (1,), new_tokens=1) for _ in requests]
+
+    with pytest.raises(OverrefusalError) as err:
+        run(Stuck(), "verdict", n=2)
+    assert "\n" not in str(err.value) and "continue_generation() left 2 answers short" in str(err.value)
