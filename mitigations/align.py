@@ -152,14 +152,12 @@ def load_prompts(source: str, *, data_dir: Path | None = None, n: int = 1000, se
 
 
 def suite_cases(suite: str, data_dir: Path | None = None):
-    """The cases of a suite id (built-in or under ./suites) or manifest path."""
-    from pytest_overrefusal.catalog import builtin_suites_dir, find_suites
+    """The cases of a suite id (under ./suites, else built-in) or manifest path."""
+    from pytest_overrefusal.catalog import resolve_suite
     from pytest_overrefusal.sources import load_cases
     from pytest_overrefusal.suite import load_manifest
 
-    search = [builtin_suites_dir()] + ([Path.cwd() / "suites"] if (Path.cwd() / "suites").is_dir() else [])
-    manifest = find_suites([suite], search)[suite]
-    return load_cases(load_manifest(manifest), data_dir)
+    return load_cases(load_manifest(resolve_suite(suite)), data_dir)
 
 
 def near_duplicates(train: Iterable[str], evaluated: Iterable[str], threshold: float = 0.8

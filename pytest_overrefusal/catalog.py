@@ -1,8 +1,12 @@
-"""Finding suite manifests by id: the built-in ones shipped with the project, and ./suites."""
+"""Where suites and their data are: a suite id or manifest path -> its manifest, and the benchmark data folder.
+
+Every entry point (pytest option and marker, `overrefusal run`, `lm-eval-tasks`, `evolve`, `mitigate`, `sweep`)
+asks `resolve_suites` and `data_folder`, so one id means one file and one data folder everywhere."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 from .errors import SuiteError
 from .suite import load_manifest, looks_like_manifest
@@ -32,7 +36,7 @@ def manifests_in(folder: Path) -> list[Path]:
 
 
 def find_suites(ids: list[str] | tuple[str, ...], search: list[Path]) -> dict[str, Path]:
-    """Map each requested id to its manifest; an unknown id is an error listing the known ones."""
+    """The walk behind `resolve_suites` (call that: it holds the one search order): each id -> its manifest."""
     known: dict[str, Path] = {}
     broken: list[str] = []
     for folder in search:
@@ -47,3 +51,33 @@ def find_suites(ids: list[str] | tuple[str, ...], search: list[Path]) -> dict[st
         raise SuiteError(f"unknown suite id(s) {cap(', '.join(missing), 200)}; known: {', '.join(sorted(known))} "
                          f"(or give a manifest path){unreadable}")
     return {i: (Path(i) if Path(i).is_file() else known[i]) for i in ids}
+
+
+def resolve_suite(id_or_path: str, *, project: Path | None = None, also: Sequence[Path] = ()) -> Path:
+    """The manifest of one suite id or manifest path; see `resolve_suites` for the search order."""
+    return resolve_suites([id_or_path], project=project, also=also)[id_or_path]
+
+
+def resolve_suites(ids: Sequence[str], *, project: Path | None = None, also: Sequence[Path] = ()) -> dict[str, Path]:
+    """Each suite id or manifest path -> its manifest. The one search order, first match wins:
+
+    1. a path to an existing file: that manifest, whatever its id;
+    2. `also`: where this run was told to look (pytest's path arguments, or with none the folder pytest starts in);
+    3. `<project>/suites` (project: pytest's rootdir under pytest, else the current folder);
+    4. the suites shipped with the package.
+
+    The user's own copy wins over the built-in one because copying a built-in manifest into ./suites is how a
+    project changes its gate or columns (an installed package's own files are not for editing), and a copy that
+    silently lost to the original would make the edit do nothing. An unknown id is an error listing the known ones."""
+    folders = [*also, Path.cwd() / "suites" if project is None else Path(project) / "suites", builtin_suites_dir()]
+    return find_suites(list(ids), folders)
+
+
+def data_folder(given: str | Path | None = None, base: Path | None = None) -> Path | None:
+    """The benchmark data folder: `given` (an option), else $OVERREFUSAL_DATA, else None; `~` expanded, and a
+    relative path taken from `base` (pytest's invocation folder) when one is given, else from the current folder."""
+    value = given or os.environ.get("OVERREFUSAL_DATA")
+    if not value:
+        return None
+    folder = Path(os.path.expanduser(str(value)))
+    return folder if folder.is_absolute() or base is None else Path(base) / folder

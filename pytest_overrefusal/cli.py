@@ -172,11 +172,10 @@ def _run(args, extra: list[str]) -> int:
         # Name the manifests' folders, so pytest does not walk the current folder (which may hold other checkouts
         # with the same suite ids) looking for them; --overrefusal-suite keeps only the named ones. Node ids of
         # built-in manifests read "overrefusal-suites/<file>::..." and can be pasted back (node_ids.py).
-        from .catalog import find_suites
-
+        from .catalog import resolve_suites
         from .suite import load_manifest
 
-        found = find_suites(args.suite, [Path.cwd() / "suites", builtin_suites_dir()])
+        found = resolve_suites(args.suite)
         for path in found.values():  # pytest would skip a file that is no manifest with "no match", exit 4
             load_manifest(path)
         named = [path if Path(ref).is_file() else path.resolve().parent for ref, path in found.items()]

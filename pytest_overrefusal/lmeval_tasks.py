@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import yaml
 
+from .catalog import data_folder
 from .errors import OverrefusalError, SuiteError
 from .suite import Suite
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise OverrefusalError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
-    data_dir = args.data or (Path(os.environ["OVERREFUSAL_DATA"]) if os.environ.get("OVERREFUSAL_DATA") else None)
+    data_dir = data_folder(args.data)
     suites = _selected_suites(args.suite, data_dir)
     if not suites:
         raise SuiteError("no suite to export: none was named with --suite and no built-in suite has its data "
@@ -149,11 +149,11 @@ def _yaml_text(suite: Suite, config: dict) -> str:
 
 
 def _selected_suites(requested: list[str], data_dir: Path | None) -> list[Suite]:
-    from .catalog import builtin_suites_dir, find_suites, manifests_in
+    from .catalog import builtin_suites_dir, manifests_in, resolve_suites
     from .suite import load_manifest
 
     if requested:
-        paths = find_suites(requested, [Path.cwd() / "suites", builtin_suites_dir()])
+        paths = resolve_suites(requested)
         chosen = [load_manifest(paths[i]) for i in requested]
         pairs = [s.id for s in chosen if s.kind == "preference"]
         if pairs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .catalog import builtin_suites_dir, find_suites
+from .catalog import resolve_suite
 from .errors import SuiteError
 from .gates import SuiteOutcome, outcome
 from .run import PairOutcome
@@ -27,7 +27,7 @@ def outcome_for_marker(config, run, marker, backend) -> tuple[SuiteOutcome, bool
     ref = kwargs.get("suite")
     if not isinstance(ref, str):
         raise SuiteError("overrefusal marker needs suite='ID' or suite='path/to/manifest.yaml'")
-    path = find_suites([ref], [builtin_suites_dir(), Path(config.rootpath) / "suites"])[ref]
+    path = resolve_suite(ref, project=Path(config.rootpath))
     suite = run.suites.get(ref) or load_manifest(path)
     if suite.kind == "preference":
         return _pair_outcome(run, suite, kwargs, backend)

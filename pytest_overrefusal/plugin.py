@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from . import items as nodes
-from .catalog import builtin_suites_dir, find_suites
+from .catalog import resolve_suites
 from .errors import OverrefusalError
 from .node_ids import file_nodeid, keep_selected, resolve_args
 from .settings import OPTIONS, Settings
@@ -56,7 +56,7 @@ def _new_run(settings):
     check_outputs(settings)  # report, baseline and cache paths: before anything is generated
     run = OverrefusalRun(settings)
     if settings.baseline is not None:
-        from .baseline import load_baseline
+        from .baseline.storage import load_baseline
         run.baseline = load_baseline(settings.baseline)
     return run
 
@@ -64,7 +64,7 @@ def _new_run(settings):
 def _add_suite_args(config, settings: Settings) -> None:
     """`--overrefusal-suite ID` brings its manifest into the collection even when no path names it."""
     given = [Path(a.split("::")[0]).resolve() for a in config.args]
-    found = find_suites(settings.suites, [*given, Path(config.rootpath) / "suites", builtin_suites_dir()])
+    found = resolve_suites(settings.suites, project=Path(config.rootpath), also=given)
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     extra = [str(p) for p in found.values()
              if not any(p.resolve() == g or g in p.resolve().parents for g in given) or not explicit]

@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 from pathlib import Path
 
+from pytest_overrefusal.catalog import data_folder
 from pytest_overrefusal.errors import OverrefusalError
 
 from .anneal import TIE_BREAKS, Schedule
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("iterations", "mutants", "children", "k", "max_new_tokens"):
         if getattr(args, name) < (0 if name in ("iterations", "children") else 1):
             raise OverrefusalError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
-    data_dir = args.data or (Path(os.environ["OVERREFUSAL_DATA"]) if os.environ.get("OVERREFUSAL_DATA") else None)
+    data_dir = data_folder(args.data)
     seeds = load_seeds(args.seeds, data_dir, labels=args.seed_label, limit=args.limit)
     config = EvolveConfig(iterations=args.iterations, safe_mutants=args.mutants, children=args.children,
                           schedule=Schedule(args.tau0, args.beta, args.tau_final), tie_break=args.tie_break,

@@ -42,12 +42,10 @@ def _from_jsonl(path: Path, labels: Sequence[str]) -> list[Seed]:
 
 
 def _from_suite(ref: str, data_dir: Path | None, search: Sequence[Path]) -> list[Seed]:
-    from pytest_overrefusal.catalog import builtin_suites_dir, find_suites
+    from pytest_overrefusal.catalog import resolve_suite
     from pytest_overrefusal.sources import load_cases
     from pytest_overrefusal.suite import load_manifest
 
-    folders = [*search, Path.cwd() / "suites", builtin_suites_dir()]
-    manifest = find_suites([ref], [f for f in folders if f.is_dir()])[ref]
-    suite = load_manifest(manifest)
+    suite = load_manifest(resolve_suite(ref, also=[f for f in search if f.is_dir()]))
     return [Seed(id=c.case_id, text=c.prompt, label=c.category or suite.expect)
             for c in load_cases(suite, data_dir)]

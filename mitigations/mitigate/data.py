@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from ..align import AlignRecord
@@ -10,8 +9,9 @@ from ..align import AlignRecord
 
 def data_dir(args) -> Path | None:
     """Where suites find benchmark data: --data, else OVERREFUSAL_DATA, as in the plugin."""
-    value = getattr(args, "data", None) or os.environ.get("OVERREFUSAL_DATA")
-    return Path(value) if value else None
+    from pytest_overrefusal.catalog import data_folder
+
+    return data_folder(getattr(args, "data", None))
 
 
 def training_sources(args) -> list[str]:

@@ -11,14 +11,13 @@ OVERLAP_THRESHOLD = 0.8  # word-level similarity at which a training prompt coun
 
 def evaluated_prompts(suites: list[str], data_dir: Path | None, limit: int | None = None) -> list[str]:
     """The prompts a plugin run on `suites` sees: every case, or the plugin's own `limit`-case sample."""
-    from pytest_overrefusal.catalog import builtin_suites_dir, find_suites
+    from pytest_overrefusal.catalog import resolve_suites
     from pytest_overrefusal.sources import load_cases
     from pytest_overrefusal.suite import load_manifest
 
     if not suites:
         return []
-    search = [builtin_suites_dir()] + ([Path.cwd() / "suites"] if (Path.cwd() / "suites").is_dir() else [])
-    manifests = find_suites(suites, search)
+    manifests = resolve_suites(suites)
     return [case.prompt for s in suites for case in load_cases(load_manifest(manifests[s]), data_dir, limit or None)]
 
 

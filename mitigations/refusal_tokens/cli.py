@@ -70,10 +70,9 @@ def _floats(text: str, flag: str) -> list[float]:
 
 
 def _sweep(args) -> int:
-    import os
-
     from pytest_overrefusal.backends.hf_refusal_tokens import RefusalTokenSteering, SteeringRule
     from pytest_overrefusal.backends.registry import load_backend
+    from pytest_overrefusal.catalog import data_folder
     from pytest_overrefusal.judges.registry import get_judge
 
     from .sweep import format_curve, suite_groups, sweep
@@ -84,7 +83,7 @@ def _sweep(args) -> int:
     biases = _floats(args.biases, "--biases")
     spec = args.model if args.model.startswith("hf:") else f"hf:{args.model}"
     backend = load_backend(f"{spec},batch_size={args.batch_size}")
-    data = args.data or (Path(os.environ["OVERREFUSAL_DATA"]) if os.environ.get("OVERREFUSAL_DATA") else None)
+    data = data_folder(args.data)
     groups = suite_groups(args.suite, data, args.limit, args.by_category, args.max_new_tokens)
     judge = get_judge(args.judge, backend)
     # refusal_* options in --model (e.g. a temperature) stay in force; each point then sets its own knob

@@ -108,14 +108,13 @@ def format_curve(points: Sequence[SweepPoint], judge_tag: str) -> str:
 def suite_groups(suites: Sequence[str], data_dir: Path | None, limit: int | None, by_category: bool,
                  max_new_tokens: int | None) -> dict[str, list[ChatRequest]]:
     """Requests per suite (or per suite/category), built exactly as the pytest plugin builds them."""
-    from pytest_overrefusal.catalog import builtin_suites_dir, find_suites
+    from pytest_overrefusal.catalog import resolve_suites
     from pytest_overrefusal.engine import build_request
     from pytest_overrefusal.sources import load_cases
     from pytest_overrefusal.suite import load_manifest
 
-    search = [builtin_suites_dir()] + ([Path("suites")] if Path("suites").is_dir() else [])
     groups: dict[str, list[ChatRequest]] = {}
-    for ident, path in find_suites(list(suites), search).items():
+    for ident, path in resolve_suites(list(suites)).items():
         suite = load_manifest(path)
         for case in load_cases(suite, data_dir, limit):
             key = f"{suite.id}/{case.category or '-'}" if by_category else suite.id
