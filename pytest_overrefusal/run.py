@@ -34,7 +34,7 @@ class OverrefusalRun:
     skipped_suites: dict[str, str] = field(default_factory=dict)
     _ready_for: object = None  # the backend every selected item's results were produced with
     _failed: tuple | None = None  # (backend, error) when generating with it failed for good
-    baseline: object = None  # baseline.Baseline when --overrefusal-baseline is given
+    baseline: object = None  # baseline.storage.Baseline when --overrefusal-baseline is given
     comparisons: dict[str, object] = field(default_factory=dict)  # suite id -> Comparison, or why not comparable
     pair_cases: dict[str, list[PairCase]] = field(default_factory=dict)  # preference suites only
     pair_results: dict[tuple[str, str], PairResult] = field(default_factory=dict)
@@ -181,7 +181,7 @@ class OverrefusalRun:
     def _compare_with_baseline(self) -> None:
         if self.baseline is None:
             return
-        from .baseline import compare, incompatibility
+        from .baseline.compare import compare, incompatibility
 
         for sid, found in self.outcomes.items():
             if sid in self.comparisons:
@@ -258,7 +258,7 @@ class OverrefusalRun:
 
     def gate_record(self, suite_id: str) -> dict:
         """Everything the controller needs about a gated suite, as plain data for the gate's report."""
-        from .baseline import generation_settings
+        from .baseline.compare import generation_settings
         from .report.files import case_record, comparison_record, suite_record
 
         found = self.outcomes[suite_id]

@@ -64,7 +64,7 @@ def write_outputs(run) -> dict[str, str]:
     the other). Returns output name -> one line saying why it was not written."""
     from dataclasses import asdict
 
-    from ..baseline import save_baseline
+    from ..baseline.storage import save_baseline
 
     records, settings, problems = run.records, run.settings, {}
     if settings.report is not None and (records.suites or records.pair_suites or records.errors):
