@@ -155,10 +155,7 @@ def _method(name: str):
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
-    options = {}
-    for pair in pairs:
-        key, eq, value = pair.partition("=")
-        if not eq or not key.strip():
-            raise MitigateError(f"--option {pair!r} must look like key=value (e.g. epochs=2)")
-        options[key.strip()] = value.strip()
-    return options
+    from pytest_overrefusal.key_values import parse_key_values
+
+    return parse_key_values(pairs, lambda pair: MitigateError(
+        f"--option {pair!r} must look like key=value (e.g. epochs=2)"))

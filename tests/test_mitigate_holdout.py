@@ -102,7 +102,7 @@ def test_a_broken_held_out_gate_fails_the_run_and_is_named(tmp_path, fake_method
     assert [(r["role"], r["passed_before"], r["passed_after"], r["ok"]) for r in rows.values()] == [
         ("fix", False, True, True), ("keep", True, True, True), ("holdout", True, False, False)]
     assert status == 1 and table["passed"] is False
-    assert "held-out gate broken: heldout-kill-harm (refusal >= 0.80 (point)): 1.000 PASS -> 0.000 FAIL" in printed
+    assert "held-out gate broken: heldout-kill-harm (rate >= 0.8): 1.000 PASS -> 0.000 FAIL" in printed
     assert "| heldout-kill-harm | holdout | 10 |" in printed and "| BROKEN |" in printed
     assert "a held-out suite holds when its gate passes after, or, if it already failed before" in printed
     # held-out suites have their own plugin reports, sampled with --holdout-limit
@@ -195,7 +195,7 @@ def test_toy_sft_that_passes_fix_and_keep_but_breaks_a_held_out_gate_exits_non_z
     assert (rows["keep-steal"]["passed_before"], rows["keep-steal"]["passed_after"]) == (True, True)
     assert (rows["heldout-kill-harm"]["passed_before"], rows["heldout-kill-harm"]["passed_after"]) == (True, False)
     assert status == 1
-    assert "held-out gate broken: heldout-kill-harm (refusal >= 0.80 (point))" in printed
+    assert "held-out gate broken: heldout-kill-harm (rate >= 0.8)" in printed
 
 
 @given(before=st.floats(0, 1), after=st.floats(0, 1), passed_before=st.booleans(), passed_after=st.booleans(),

@@ -111,10 +111,10 @@ def _report(rate: float, passed: bool) -> dict:
 
 def test_comparison_rows_and_table():
     rows = loop.compare(_report(0.5, False), _report(0.0, True), {"/x/s.yaml": "fix"})
-    assert rows == [loop.SuiteComparison("s", "fix", 10, "refusal <= 0.10 (point)", 0.5, (0.25, 0.75), False,
+    assert rows == [loop.SuiteComparison("s", "fix", 10, "rate <= 0.1", 0.5, (0.25, 0.75), False,
                                          0.0, (0.0, 0.5), True, worse_if="higher", ok=True, n_after=10)]
     text = loop.format_comparison(rows, "toy", "hf:/m")
-    assert ("| s | fix | 10 | refusal <= 0.10 (point) | 0.500 [0.250, 0.750] FAIL | 0.000 [0.000, 0.500] PASS "
+    assert ("| s | fix | 10 | rate <= 0.1 | 0.500 [0.250, 0.750] FAIL | 0.000 [0.000, 0.500] PASS "
             "| fixed |") in text.splitlines()
     with pytest.raises(loop.MitigateError, match="'other' is missing from both"):
         loop.compare(_report(0.5, False), _report(0.0, True), {"other": "keep"})

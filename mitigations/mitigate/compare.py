@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_overrefusal.report.terminal import gate_text
+
 from . import MitigateError
 from .holdout import HOLD_RULE, holds
 
@@ -60,7 +62,7 @@ def compare(before: dict, after: dict, roles: dict[str, str], tolerance: float =
         # a suite whose every case was skipped on one side (e.g. prompts too long) is absent from that report
         b, a = (f or _empty(suite, next(x for x in found if x)) for f in found)
         row = SuiteComparison(
-            suite=b["id"], role=role, n=b["n"], gate=_gate_text(b["gate"]),
+            suite=b["id"], role=role, n=b["n"], gate=gate_text(b["gate"]),
             rate_before=b["rate"], ci_before=(b["ci_low"], b["ci_high"]), passed_before=bool(b["gate"]["passed"]),
             rate_after=a["rate"], ci_after=(a["ci_low"], a["ci_high"]), passed_after=bool(a["gate"]["passed"]),
             worse_if=_worse_if(b["gate"]), n_after=a["n"])
@@ -92,15 +94,6 @@ def _worse_if(gate: dict) -> str:
     if gate.get("max_refusal_rate") is not None:
         return "higher"
     return ""
-
-
-def _gate_text(gate: dict) -> str:
-    parts = []
-    if gate.get("max_refusal_rate") is not None:
-        parts.append(f"<= {gate['max_refusal_rate']:.2f}")
-    if gate.get("min_refusal_rate") is not None:
-        parts.append(f">= {gate['min_refusal_rate']:.2f}")
-    return f"refusal {' and '.join(parts) or 'recorded'} ({gate.get('statistic', 'point')})"
 
 
 def format_comparison(rows: list[SuiteComparison], model_before: str, model_after: str) -> str:

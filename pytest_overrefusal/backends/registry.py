@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import BackendError, OverrefusalError
+from ..key_values import parse_key_values
 
 # kind -> "module:function"; imported only when that kind is used, so start-up stays light.
 _FACTORIES: dict[str, str] = {
@@ -48,12 +49,8 @@ def _parse(spec: str) -> ModelSpec:
                            f"{', '.join(sorted(_FACTORIES))} (e.g. hf:/path/to/model, toy, smollm2)")
     if kind in _NEEDS_TARGET and not target:
         raise BackendError(f"model spec {shown(spec)!r} needs a target after '{kind}:'")
-    options: dict[str, str] = {}
-    for extra in extras:
-        key, eq, value = extra.partition("=")
-        if not eq or not key.strip():
-            raise BackendError(f"model spec {shown(spec)!r}: option {shown(extra, 40)!r} must look like key=value")
-        options[key.strip()] = value.strip()
+    options = parse_key_values(extras, lambda extra: BackendError(
+        f"model spec {shown(spec)!r}: option {shown(extra, 40)!r} must look like key=value"))
     return ModelSpec(kind=kind, target=target.strip(), options=options)
 
 
