@@ -15,6 +15,15 @@ else:
                               phases=(Phase.explicit, Phase.generate), **_FUZZ)
     settings.register_profile("fuzz-long", max_examples=400, **_FUZZ)
 
+# pytester's in-process runs restore sys.modules afterwards, so a pandas first imported inside one is imported again
+# by the next, and pyarrow (which stays loaded) refuses to register pandas' extension types twice
+# ("A type extension with name pandas.period already defined"). Imported here, they outlive every snapshot.
+try:
+    import pandas  # noqa: F401
+    import pyarrow  # noqa: F401
+except ImportError:  # the reports extra is optional
+    pass
+
 # Two torch threads on a loaded 2-core machine run ~30x slower than one (environment.md, section 3).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -145,6 +145,7 @@ def _fake_folder(tmp_path, scheme: dict | str | None):
     folder.mkdir()
     (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ messages }}"}))
     (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"")  # spec-time checks want weights to exist, not to load
     if scheme is not None:
         (folder / TOKEN_FILE).write_text(scheme if isinstance(scheme, str) else json.dumps(scheme))
     return folder

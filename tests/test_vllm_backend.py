@@ -128,6 +128,7 @@ def test_bad_options_fail_at_spec_time(spec, message):
 
 def test_fingerprint_follows_answers_not_parallelism(tmp_path):
     (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"")  # spec-time checks want weights to exist, not to load
     base = load_backend(f"vllm:{tmp_path},dtype=float32").fingerprint
     assert base == load_backend(f"vllm:{tmp_path},dtype=float32,tensor_parallel_size=8").fingerprint
     assert base != load_backend(f"vllm:{tmp_path},dtype=bfloat16").fingerprint
