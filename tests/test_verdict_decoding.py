@@ -243,3 +243,38 @@ def test_a_continuation_that_neither_grows_nor_ends_an_answer_is_one_line():
     with pytest.raises(OverrefusalError) as err:
         run(Stuck(), "verdict", n=2)
     assert "\n" not in str(err.value) and "continue_generation() left 2 answers short" in str(err.value)
+
+
+def word_model():
+    return InCallWordModel()
+
+
+def test_the_plugin_records_the_mode_and_why_each_answer_stopped(pytester, monkeypatch, tmp_path):
+    import json
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    monkeypatch.setenv("OVERREFUSAL_HOME", str(tmp_path / "home"))
+    rows = [{"id": f"r{i}", "prompt": f"prompt {i} {'kill' if i % 2 else 'bake'}"} for i in range(6)]
+    pytester.makefile(".jsonl", rows="\n".join(json.dumps(r) for r in rows))
+    pytester.makefile(".yaml", words="schema: overrefusal-suite/1\nid: words\ntitle: words\nexpect: comply\n"
+                                     "source: {file: rows.jsonl}\ncolumns: {prompt: prompt, id: id}\n"
+                                     "gate: {max_refusal_rate: 1.0}\n")
+    flags = {}
+    for mode in ("verdict", "full"):
+        args = ["-p", "no:randomly", "--overrefusal-model", "python:test_verdict_decoding:word_model",
+                "--overrefusal-no-cache", "--overrefusal-report", f"{mode}.json"]
+        result = pytester.runpytest(*args, *(["--overrefusal-decoding", mode] if mode == "full" else []))
+        assert result.ret == 0, result.stdout.str()[-2000:]
+        doc = json.loads((pytester.path / f"{mode}.json").read_text())
+        assert doc["settings"]["decoding"] == mode
+        stopped = {c["case_id"]: (c["stopped"], c["new_tokens"] < 128) for c in doc["cases"]}
+        refusals = {f"r{i}" for i in range(1, 6, 2)}
+        expected = "verdict" if mode == "verdict" else "length"
+        assert stopped == {c: ((expected, mode == "verdict") if c in refusals else ("length", False))
+                           for c in stopped}
+        flags[mode] = {c["case_id"]: c["refused"] for c in doc["cases"]}
+    assert flags["verdict"] == flags["full"]
+    bad = pytester.runpytest("--overrefusal-model", "python:test_verdict_decoding:word_model",
+                             "--overrefusal-decoding", "fast")
+    assert bad.ret != 0 and "--overrefusal-decoding: expected verdict or full, got 'fast'" in bad.stdout.str() + \
+        bad.stderr.str()
