@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import fuzz.contract as contract
 from fuzz.caches import DB, cache_states
@@ -19,8 +19,8 @@ from fuzz.contract import MODEL, SECRET, Expected, Verdict, cached_rows, check, 
 from fuzz.datafiles import data_files, manifest as data_manifest
 from fuzz.models import BEHAVIOURS
 from fuzz.manifests import DATA, GOOD, NAME, PROMPTS, data_rows, manifests, _dump
-from fuzz.options import HUGE, options, specs
-from fuzz.server import CLIENT, ScriptedServer, outcome_of, replies
+from fuzz.options import HUGE, Option, Spec, options, specs
+from fuzz.server import CLIENT, Reply, ScriptedServer, outcome_of, replies
 # Imported here so each in-process run finds them loaded (pytester drops modules a run imports).
 import pytest_overrefusal.backends.openai_chat  # noqa: F401
 import pytest_overrefusal.backends.python_object  # noqa: F401
@@ -165,6 +165,9 @@ def _option_verdict(option, expected: Expected) -> Verdict:
 
 @FUZZ
 @given(option=options)
+@example(option=Option("alpha", HUGE, False))  # cases the fuzzer found once, checked on every run from now on
+@example(option=Option("judge", HUGE, None))
+@example(option=Option("judge", f"llm:openai:m@http://u:{SECRET}@127.0.0.1:9/v1", None))
 def test_option_value(lab, option):
     folder = lab.folder()
     expected = _good_suite(folder)
@@ -203,6 +206,8 @@ def test_cache_state(lab, state):
 # -- specs, backends, server answers, CLI --------------------------------------------------------------------
 @FUZZ
 @given(spec=specs())
+@example(spec=Spec("python:fakes:make,colour=red", False))
+@example(spec=Spec("python:fakes:nothing", False))
 def test_model_spec(lab, server, spec):
     folder = lab.folder()
     expected = _good_suite(folder)
@@ -219,6 +224,7 @@ def test_model_spec(lab, server, spec):
 
 @FUZZ
 @given(script=st.lists(replies(), max_size=4), new=st.integers(1, 3), retries=st.integers(0, 2))
+@example(script=[Reply(200, b'{"choices": [{}]}', kind="fatal")], new=1, retries=0)
 def test_server_answers(lab, server, script, new, retries):
     """The good suite's answers come from the cache; `new` uncached prompts go to a server playing `script`."""
     folder = lab.folder()
