@@ -100,7 +100,7 @@ def _positive(value, flag: str) -> int | None:
         number = 0
     if number < 1:
         from .errors import OverrefusalError
-        raise OverrefusalError(f"{flag}: expected a positive integer, got {value!r}")
+        raise OverrefusalError(f"{flag}: expected a positive integer, got {_capped(value)}")
     return number
 
 
@@ -113,8 +113,14 @@ def _fraction(value, flag: str, default):
         number = -1.0
     if not 0.0 <= number <= 1.0:
         from .errors import OverrefusalError
-        raise OverrefusalError(f"{flag}: expected a number between 0 and 1, got {value!r}")
+        raise OverrefusalError(f"{flag}: expected a number between 0 and 1, got {_capped(value)}")
     return number
+
+
+def _capped(value, limit: int = 80) -> str:
+    """An option value as a message shows it: repr'd (control characters escaped) and cut."""
+    text = repr(str(value))
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _decoding(value) -> str:

@@ -460,7 +460,9 @@ def parse_completion(payload: bytes) -> Response:
         raise _Fatal(f"the answer is not a chat completion (no 'choices'): {payload[:80]!r}")
     choice = choices[0]
     message = choice.get("message")
-    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(message, dict):  # an empty reply must be the server's words, not a missing field read as ""
+        raise _Fatal(f"the answer is not a chat completion (its first choice has no 'message'): {payload[:80]!r}")
+    content = message.get("content")
     if content is not None and not isinstance(content, str):
         raise _Fatal(f"the answer's message content is a {type(content).__name__}, not text")
     usage = doc.get("usage") if isinstance(doc.get("usage"), dict) else {}

@@ -23,7 +23,13 @@ def from_spec(spec: ModelSpec):
     if not hasattr(obj, "generate"):
         if not callable(obj):
             raise BackendError(f"model spec {spec}: {attr!r} has no generate() method and is not callable")
-        obj = obj(**spec.options)
+        try:
+            obj = obj(**spec.options)
+        except Exception as exc:  # noqa: BLE001 - the user's factory: wrong options or its own failure, one line
+            from ..report.terminal import one_line
+
+            raise BackendError(f"model spec {spec}: {attr}({', '.join(spec.options)}) raised "
+                               f"{type(exc).__name__}: {one_line(exc)}; check the options the factory takes") from None
     elif spec.options:
         raise BackendError(f"model spec {spec}: options are only passed to factories, {attr!r} is an object")
     check_backend(obj, str(spec))

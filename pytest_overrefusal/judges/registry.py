@@ -98,5 +98,6 @@ def get_judge(name: str, model: object = None) -> Judge:
     base, _, arg = name.strip().partition(":")
     factory = FACTORIES.get(base)
     if factory is None:
-        raise JudgeError(f"unknown judge {name!r}; known judges: {', '.join(FACTORIES)}")
+        shown = repr(name[:80] + ("..." if len(name) > 80 else ""))
+        raise JudgeError(f"unknown judge {shown}; known judges: {', '.join(FACTORIES)}")
     return factory(arg, model)

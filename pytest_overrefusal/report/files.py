@@ -71,7 +71,8 @@ def write_outputs(run) -> dict[str, str]:
         from ..backends.registry import redact
 
         plain = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
-        plain["model"] = redact(plain["model"])  # a spec may carry URL credentials or token= values
+        # a model or judge spec (llm:openai:...) may carry URL credentials or token= values
+        plain = {k: (redact(v) if isinstance(v, str) else v) for k, v in plain.items()}
         model = records.model or next((g["model"] for g in records.pair_suites.values()), "") or \
             next((e["model"] for e in records.errors.values()), "")
         with _output_boundary("report", "--overrefusal-report", settings.report, problems):
