@@ -172,8 +172,10 @@ class HFBackend:
         if not requests:
             return []
         self._ready()
-        return [len(ids) for ids in self.tokenizer([self.render(r) for r in requests],
-                                                   add_special_tokens=False)["input_ids"]]
+        # verbose=False: counting is how over-long prompts are found, so transformers' own "longer than the
+        # maximum" warning would only repeat what the run reports as a skip
+        return [len(ids) for ids in self.tokenizer([self.render(r) for r in requests], add_special_tokens=False,
+                                                   verbose=False)["input_ids"]]
 
     @property
     def context_length(self) -> int | None:
