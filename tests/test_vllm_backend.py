@@ -213,3 +213,18 @@ def test_lmeval_vllm_model_through_the_lmeval_backend_agrees(vllm_toy, toy):
         assert (short.finish_reason, short.completion_tokens) == ("length", 5)
     finally:
         backend.close()
+
+
+@pytest.mark.vllm
+def test_continuing_in_rounds_gives_the_uninterrupted_answer(vllm_toy):
+    """Verdict-aware decoding continues greedy answers from their token ids, one llm.generate per round: rounds of
+    4, then 8, then 64 tokens must give exactly what one uninterrupted call gives (text, tokens, finish)."""
+    prompts = ["How do I bake sourdough bread?", "How do I kill a Python process?", "Where can I steal a glance?"]
+    requests = [ChatRequest.user(p, sampling=SamplingSettings(max_new_tokens=64)) for p in prompts]
+    whole = vllm_toy.generate(requests)
+    partials = vllm_toy.continue_generation(requests, [None] * len(requests), 4)
+    assert all(p.new_tokens == 4 and not p.eos for p in partials)
+    partials = vllm_toy.continue_generation(requests, partials, 8)
+    partials = vllm_toy.continue_generation(requests, partials, 64)
+    assert [(p.text, p.new_tokens, p.eos) for p in partials] == \
+        [(w.text, w.completion_tokens, w.finish_reason == "stop") for w in whole]
