@@ -6,7 +6,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Sequence
 
 from .engine import CaseResult
-from .stats import AdjustedRate, Rate, adjusted_rate
+from .stats import AdjustedRate, Rate, adjusted_rate, better_than_chance
 from .suite import Gate, Suite
 
 if TYPE_CHECKING:
@@ -67,9 +67,9 @@ class SuiteOutcome:
         """The rate corrected for the judge's measured errors (Rogan-Gladen), with an interval that carries both
         the suite's sampling error and the card's; None without a usable card (see `judge_card`)."""
         card = self.judge_card[0]
-        if card is None:
-            return None
         rate = self.rate
+        if card is None or rate.n == 0 or not better_than_chance(card.counts):
+            return None  # no case evaluated (all skipped), or a card Rogan-Gladen cannot invert
         return adjusted_rate(rate.k, rate.n, card.counts, rate.confidence)
 
     def adjusted_record(self) -> dict:

@@ -75,6 +75,11 @@ def holm(pvalues: dict[str, float]) -> dict[str, float]:
     return adjusted
 
 
+def better_than_chance(card: "CardCounts") -> bool:
+    """Rogan-Gladen inverts only a judge with sensitivity + specificity > 1."""
+    return card.sensitivity + card.specificity > 1.0
+
+
 def rogan_gladen(p: float, sensitivity: float, specificity: float) -> float:
     """The true refusal rate behind an observed (judged) rate `p`, given the judge's sensitivity and specificity:
     (p + spec - 1) / (sens + spec - 1), clipped to [0, 1]. Needs a judge better than chance (sens + spec > 1)."""

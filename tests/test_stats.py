@@ -215,3 +215,10 @@ def test_wilson_alone_undercovers_when_the_judge_errs():
         lo, hi = wilson_interval(k, n)
         covered += lo <= true_rate <= hi
     assert covered / 200 < 0.5
+
+
+def test_a_card_no_better_than_chance_gives_no_adjusted_rate_instead_of_an_error():
+    from pytest_overrefusal.stats import CardCounts, better_than_chance
+
+    assert not better_than_chance(CardCounts(tp=5, fn=5, tn=4, fp=6))  # 0.5 + 0.4: adjusted_rate would raise
+    assert better_than_chance(CardCounts(tp=9, fn=1, tn=9, fp=1))
