@@ -7,7 +7,7 @@ from pathlib import Path
 from .catalog import resolve_suite
 from .errors import SuiteError
 from .gates import SuiteOutcome, outcome
-from .run import PairOutcome
+from .pair_results import PairOutcome
 from .sources import load_cases, load_pair_cases
 from .suite import load_manifest
 

@@ -12,7 +12,7 @@ from .cache import ResponseCache
 from .engine import CaseResult, Engine, build_request
 from .errors import BackendError, OverrefusalError, SuiteError
 from .gates import SuiteOutcome, outcome
-from .pair_results import PairOutcome, PairResult, _ches, _chosen_logps, preference  # noqa: F401 (re-exported)
+from .pair_results import PairOutcome, PairResult, _ches, _chosen_logps, preference
 from .pair_scores import ScoreCounts
 from .settings import Settings
 from .sources import load_cases, load_pair_cases
