@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .backends.registry import DEFAULT_MODEL
 from .paths import user_cache_dir
+from .textfiles import cap
 
 # (option suffix, ini/env help); every option has an ini key `overrefusal_<name>`.
 OPTIONS: dict[str, str] = {
@@ -100,7 +101,7 @@ def _positive(value, flag: str) -> int | None:
         number = 0
     if number < 1:
         from .errors import OverrefusalError
-        raise OverrefusalError(f"{flag}: expected a positive integer, got {_capped(value)}")
+        raise OverrefusalError(f"{flag}: expected a positive integer, got {cap(str(value), 80)!r}")
     return number
 
 
@@ -113,14 +114,8 @@ def _fraction(value, flag: str, default):
         number = -1.0
     if not 0.0 <= number <= 1.0:
         from .errors import OverrefusalError
-        raise OverrefusalError(f"{flag}: expected a number between 0 and 1, got {_capped(value)}")
+        raise OverrefusalError(f"{flag}: expected a number between 0 and 1, got {cap(str(value), 80)!r}")
     return number
-
-
-def _capped(value, limit: int = 80) -> str:
-    """An option value as a message shows it: repr'd (control characters escaped) and cut."""
-    text = repr(str(value))
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _decoding(value) -> str:
@@ -129,6 +124,5 @@ def _decoding(value) -> str:
     text = str(value).strip().lower()
     if text not in ("verdict", "full"):
         from .errors import OverrefusalError
-        shown = str(value)[:80] + ("..." if len(str(value)) > 80 else "")
-        raise OverrefusalError(f"--overrefusal-decoding: expected verdict or full, got {shown!r}")
+        raise OverrefusalError(f"--overrefusal-decoding: expected verdict or full, got {cap(str(value), 80)!r}")
     return text

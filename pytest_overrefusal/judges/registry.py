@@ -98,6 +98,7 @@ def get_judge(name: str, model: object = None) -> Judge:
     base, _, arg = name.strip().partition(":")
     factory = FACTORIES.get(base)
     if factory is None:
-        shown = repr(name[:80] + ("..." if len(name) > 80 else ""))
-        raise JudgeError(f"unknown judge {shown}; known judges: {', '.join(FACTORIES)}")
+        from ..backends.registry import shown  # an llm: judge name carries a model spec: mask, then cap
+
+        raise JudgeError(f"unknown judge {shown(name)!r}; known judges: {', '.join(FACTORIES)}")
     return factory(arg, model)
