@@ -21,8 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
-from pytest_overrefusal.errors import OverrefusalError
-from pytest_overrefusal.jsonl import json_objects
+from pytest_overrefusal.api import OverrefusalError, json_objects
 
 __all__ = ["AlignRecord", "AlignDataError", "COMPLIANT_ANSWER", "REFUSAL_ANSWER", "build_records",
            "write_jsonl", "read_jsonl", "load_prompts", "sft_examples", "dpo_pairs", "synthetic_pseudo_malicious",
@@ -90,9 +89,7 @@ def answers_from_model(spec: str, prompts: Sequence[str], *, judge: str = "keywo
                        max_new_tokens: int = 128) -> dict[str, str]:
     """Compliant answers written by a helper model (any model spec); replies the judge calls refusals are left out,
     so `build_records` drops those prompts instead of teaching a refusal as the chosen answer."""
-    from pytest_overrefusal.backends.base import ChatRequest, SamplingSettings
-    from pytest_overrefusal.backends.registry import load_backend
-    from pytest_overrefusal.judges.registry import get_judge
+    from pytest_overrefusal.api import ChatRequest, SamplingSettings, get_judge, load_backend
 
     backend = load_backend(spec)
     sampling = SamplingSettings(max_new_tokens=max_new_tokens)
@@ -153,9 +150,7 @@ def load_prompts(source: str, *, data_dir: Path | None = None, n: int = 1000, se
 
 def suite_cases(suite: str, data_dir: Path | None = None):
     """The cases of a suite id (under ./suites, else built-in) or manifest path."""
-    from pytest_overrefusal.catalog import resolve_suite
-    from pytest_overrefusal.sources import load_cases
-    from pytest_overrefusal.suite import load_manifest
+    from pytest_overrefusal.api import load_cases, load_manifest, resolve_suite
 
     return load_cases(load_manifest(resolve_suite(suite)), data_dir)
 

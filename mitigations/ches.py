@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from pytest_overrefusal.ches import (
-    ChesError, ChesScore, Pair, RenderPrompt, chat_renderer, ches_from_sums, response_state_sums, score_pairs,
-    score_with_backend,
+from pytest_overrefusal.api import (
+    ChesError, ChesScore, Pair, RenderPrompt, chat_renderer, ches_from_sums, json_objects, response_state_sums,
+    score_pairs, score_with_backend,
 )
-from pytest_overrefusal.jsonl import json_objects
 
 # Scoring is re-exported so mitigations code and users find everything CHES in one place.
 __all__ = ["ChesError", "ChesScore", "Pair", "RenderPrompt", "chat_renderer", "ches_from_sums",

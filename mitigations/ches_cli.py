@@ -64,7 +64,7 @@ def _scored_rows(args: argparse.Namespace, rows: list[tuple[int, dict]]) -> list
             if not isinstance(row.get("ln_ches"), (int, float)) or isinstance(row.get("ln_ches"), bool):
                 raise ChesError(f"{args.pairs}:{lineno}: no numeric 'ln_ches'; pass --model SPEC to score the pairs")
         return [row for _, row in rows]
-    from pytest_overrefusal.backends.registry import load_backend
+    from pytest_overrefusal.api import load_backend
 
     scores = score_with_backend(load_backend(args.model), pairs, system=args.system)
     return [{**row, "ches": s.ches, "ln_ches": s.ln_ches, "chosen_tokens": s.chosen_tokens,

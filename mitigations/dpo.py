@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import OverrefusalError
 
 from .ches import Pair, RenderPrompt, Selection, chat_renderer, parse_amount, read_pairs, score_pairs
 
@@ -192,7 +192,7 @@ _LOOP_OPTIONS = {"keep", "quantile", "window", "trainer", "beta", "lr", "epochs"
 
 def train_for_loop(base_spec: str, train_data: Path, out_dir: Path, options: dict[str, str]) -> str:
     """`overrefusal mitigate --method dpo-ches`: preference JSONL in, `hf:OUT_DIR` spec of the trained model out."""
-    from pytest_overrefusal.backends.registry import load_backend
+    from pytest_overrefusal.api import load_backend
 
     unknown = sorted(set(options) - _LOOP_OPTIONS)
     if unknown:

@@ -155,7 +155,7 @@ def _method(name: str):
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
-    from pytest_overrefusal.key_values import parse_key_values
+    from pytest_overrefusal.api import parse_key_values
 
     return parse_key_values(pairs, lambda pair: MitigateError(
         f"--option {pair!r} must look like key=value (e.g. epochs=2)"))

@@ -15,8 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from pytest_overrefusal.backends.toy_model import one_torch_thread
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import OverrefusalError, one_torch_thread
 
 __all__ = ["TrainingError", "train_sft", "train_dpo", "LORA_RANK"]
 

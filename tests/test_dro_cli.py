@@ -13,7 +13,7 @@ from mitigations.dro.cli import parse_settings  # noqa: E402
 from mitigations.dro.loop import train_for_loop  # noqa: E402
 from mitigations.dro.queries import read_queries, split_by_harm  # noqa: E402
 from pytest_overrefusal.backends.base import ChatRequest  # noqa: E402
-from pytest_overrefusal.backends.hf_soft_prompt import load_soft_prompt  # noqa: E402
+from mitigations.dro.inference import load_soft_prompt  # noqa: E402
 from pytest_overrefusal.backends.registry import load_backend  # noqa: E402
 from pytest_overrefusal.cli import main  # noqa: E402
 from pytest_overrefusal.errors import OverrefusalError  # noqa: E402

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from mitigations.dro.soft_prompt import DROTraining, dro_loss, human_prompt_ids  # noqa: E402
 from mitigations.dro.subspace import Probe, ProbeTraining, complete_basis, fit_probe, fit_subspace  # noqa: E402
 from pytest_overrefusal.backends.base import ChatRequest, SamplingSettings  # noqa: E402
-from pytest_overrefusal.backends.hf_soft_prompt import (  # noqa: E402
+from mitigations.dro.inference import (  # noqa: E402
     install_soft_prompt, load_soft_prompt, placeholder_text, read_header, save_soft_prompt, with_system)
 from pytest_overrefusal.backends.registry import load_backend  # noqa: E402
 from pytest_overrefusal.errors import BackendError  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_overrefusal.backends.hf_refusal_tokens import (RESPOND, TOKEN_FILE, SteeringRule, TokenScheme, choose,
+from mitigations.refusal_tokens.inference import (RESPOND, TOKEN_FILE, SteeringRule, TokenScheme, choose,
                                                            control_probs, parse_rule)
 from pytest_overrefusal.backends.registry import load_backend
 from pytest_overrefusal.errors import BackendError, OverrefusalError

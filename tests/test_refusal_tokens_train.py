@@ -11,7 +11,7 @@ from mitigations.refusal_tokens.data import write_examples
 from mitigations.refusal_tokens.loop import train_for_loop
 from mitigations.refusal_tokens.sweep import requests_for
 from mitigations.refusal_tokens.tokens import TOKEN_FILE, binary
-from pytest_overrefusal.backends.hf_refusal_tokens import RESPOND, RefusalTokenSteering, SteeringRule
+from mitigations.refusal_tokens.inference import RESPOND, RefusalTokenSteering, SteeringRule
 from pytest_overrefusal.backends.registry import load_backend
 from pytest_overrefusal.cli import main
 from pytest_overrefusal.errors import OverrefusalError

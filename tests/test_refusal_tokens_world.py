@@ -10,7 +10,7 @@ import pytest
 from mitigations.refusal_tokens import toyworld
 from mitigations.refusal_tokens.sweep import requests_for, steer, sweep
 from pytest_overrefusal.backends.base import ChatRequest, SamplingSettings
-from pytest_overrefusal.backends.hf_refusal_tokens import RESPOND, RefusalTokenSteering, SteeringRule
+from mitigations.refusal_tokens.inference import RESPOND, RefusalTokenSteering, SteeringRule
 from pytest_overrefusal.backends.registry import load_backend
 from pytest_overrefusal.judges.base import Verdict
 from pytest_overrefusal.judges.registry import get_judge

@@ -6,5 +6,5 @@ soft_prompt  the three-term loss and the training loop
 pipeline     the stages in order, and saving the prompt file
 cli, loop    `overrefusal dro` and the `overrefusal mitigate --method dro` hook
 toyworld     a tiny synthetic chat world whose safety prompt over-refuses; toydemo runs DRO in it
-The trained prompt runs at inference as `hf:MODEL,soft_prompt=FILE` (pytest_overrefusal.backends.hf_soft_prompt).
+inference    the prompt file, and `hf:MODEL,soft_prompt=FILE` (an hf extension registered in pyproject.toml)
 """

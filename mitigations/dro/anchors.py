@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from pytest_overrefusal.backends.base import ChatRequest, SamplingSettings
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import ChatRequest, OverrefusalError, SamplingSettings
 
 #: The project's own wording of the three safety prompts the paper uses as anchor settings (a long
 #: assistant-style prompt, a one-line prompt, a guard-rail prompt); pass others with `settings=`.
@@ -66,7 +65,7 @@ def collect_anchors(backend, harmful: Sequence[str], harmless: Sequence[str],
                                f"{len(harmless)} harmless)")
     settings = DEFAULT_SETTINGS if settings is None else settings
     if judge is None:
-        from pytest_overrefusal.judges.registry import get_judge
+        from pytest_overrefusal.api import get_judge
 
         judge = get_judge("keyword")
     rows = [(query, name, is_harmless) for name in settings

@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import OverrefusalError
 
 from .anchors import DEFAULT_SAFETY_PROMPT, LabelSampling
 from .soft_prompt import DROTraining
@@ -90,8 +90,7 @@ def train_to_file(model_spec: str, harmful: list[str], harmless: list[str], out:
                   probe: ProbeTraining = ProbeTraining(), training: DROTraining = DROTraining(),
                   components: int = 4) -> dict:
     """Load the model, run DRO, save the prompt; returns a JSON-able summary with the spec to evaluate it."""
-    from pytest_overrefusal.backends.registry import load_backend, parse_spec
-    from pytest_overrefusal.judges.registry import get_judge
+    from pytest_overrefusal.api import get_judge, load_backend, parse_spec
 
     from .pipeline import fit_dro, save_result
 

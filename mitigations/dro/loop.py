@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import OverrefusalError
 
 from .anchors import DEFAULT_SAFETY_PROMPT, LabelSampling
 from .soft_prompt import DROTraining

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from pytest_overrefusal.backends.hf_soft_prompt import save_soft_prompt
+from .inference import save_soft_prompt
 
 from .anchors import DEFAULT_SAFETY_PROMPT, DEFAULT_SETTINGS, Anchors, LabelSampling, collect_anchors
 from .soft_prompt import DROTraining, TrainedPrompt, train_soft_prompt
@@ -54,7 +54,7 @@ def fit_dro(backend, harmful: Sequence[str], harmless: Sequence[str], human_prom
 
 def save_result(result: DROResult, backend, path: Path, training: DROTraining = DROTraining()) -> Path:
     """Write the soft prompt with what identifies its base model and how it was trained."""
-    from pytest_overrefusal.backends.hf import fingerprint_dir
+    from pytest_overrefusal.api import fingerprint_dir
 
     root = Path(getattr(backend, "path_or_id", ""))
     metadata = {"base_model": str(getattr(backend, "path_or_id", "")), "human_prompt": result.human_prompt,

@@ -4,8 +4,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pytest_overrefusal.errors import OverrefusalError
-from pytest_overrefusal.jsonl import json_objects
+from pytest_overrefusal.api import OverrefusalError, json_objects
 
 TEXT_FIELDS = ("prompt", "query", "text", "goal", "instruction", "question")
 HARMFUL_FLAGS = ("harmful", "unsafe", "is_harmful")

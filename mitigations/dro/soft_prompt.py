@@ -18,8 +18,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from pytest_overrefusal.backends.base import ChatRequest
-from pytest_overrefusal.backends.hf_soft_prompt import TOKEN_PATTERN, install_soft_prompt, placeholder_text
+from pytest_overrefusal.api import ChatRequest
+from .inference import TOKEN_PATTERN, install_soft_prompt, placeholder_text
 
 from .anchors import last_hidden, last_hidden_states
 from .subspace import Probe, Subspace

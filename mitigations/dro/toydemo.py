@@ -14,8 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pytest_overrefusal.backends.base import ChatRequest
-from pytest_overrefusal.backends.registry import load_backend
+from pytest_overrefusal.api import ChatRequest, load_backend
 
 from . import toyworld
 from .anchors import LabelSampling, last_hidden_states, next_token_probability

@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_overrefusal.paths import build_once, user_cache_dir
+from pytest_overrefusal.api import build_once, user_cache_dir
 
 RECIPE_VERSION = 1
 FAMILIES = ("harmful", "pseudo", "safe")

@@ -11,8 +11,7 @@ import random
 import sys
 from pathlib import Path
 
-from pytest_overrefusal.catalog import data_folder
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import OverrefusalError, data_folder
 
 from .anneal import TIE_BREAKS, Schedule
 from .fitness import FitnessSettings
@@ -65,8 +64,7 @@ def _defaults():
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_overrefusal.backends.registry import load_backend
-    from pytest_overrefusal.judges.registry import get_judge
+    from pytest_overrefusal.api import get_judge, load_backend
 
     from .fitness import FitnessEstimator
     from .search import EvolveConfig, evolve
@@ -136,7 +134,7 @@ def _filter(spec: str, backend):
         from .operators import RuleSafetyFilter
         return RuleSafetyFilter()
     if spec.startswith("judge:"):
-        from pytest_overrefusal.judges.registry import get_judge
+        from pytest_overrefusal.api import get_judge
 
         from .model_operators import JudgeSafetyFilter
         return JudgeSafetyFilter(get_judge(spec.removeprefix("judge:")))

@@ -18,8 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from pytest_overrefusal.backends.base import ChatRequest, Response, SamplingSettings
-from pytest_overrefusal.errors import BackendError
+from pytest_overrefusal.api import BackendError, ChatRequest, Response, SamplingSettings
 
 from .records import Fitness
 

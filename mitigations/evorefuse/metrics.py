@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from pytest_overrefusal.backends.base import ChatRequest, SamplingSettings
+from pytest_overrefusal.api import ChatRequest, SamplingSettings
 
 from .fitness import reply_length, scored_text
 

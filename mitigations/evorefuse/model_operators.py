@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from pytest_overrefusal.backends.base import ChatRequest, SamplingSettings
+from pytest_overrefusal.api import ChatRequest, SamplingSettings
 
 from .records import Proposal, SafetyVerdict
 from .strategies import (BY_NAME, RECOMBINE_PROMPT, SAFETY_PROMPT, mutation_system_prompt, parse_modified,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from pytest_overrefusal.errors import SuiteError
+from pytest_overrefusal.api import SuiteError
 
 from .search import Seed
 
@@ -25,7 +25,7 @@ def load_seeds(ref: str, data_dir: Path | None = None, labels: Sequence[str] = (
 
 
 def _from_jsonl(path: Path, labels: Sequence[str]) -> list[Seed]:
-    from pytest_overrefusal.sources import read_table
+    from pytest_overrefusal.api import read_table
 
     seeds = []
     for index, row in enumerate(read_table(path)):
@@ -42,9 +42,7 @@ def _from_jsonl(path: Path, labels: Sequence[str]) -> list[Seed]:
 
 
 def _from_suite(ref: str, data_dir: Path | None, search: Sequence[Path]) -> list[Seed]:
-    from pytest_overrefusal.catalog import resolve_suite
-    from pytest_overrefusal.sources import load_cases
-    from pytest_overrefusal.suite import load_manifest
+    from pytest_overrefusal.api import load_cases, load_manifest, resolve_suite
 
     suite = load_manifest(resolve_suite(ref, also=[f for f in search if f.is_dir()]))
     return [Seed(id=c.case_id, text=c.prompt, label=c.category or suite.expect)

@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import OverrefusalError
 
 
 class MitigateError(OverrefusalError):

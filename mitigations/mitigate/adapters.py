@@ -8,14 +8,14 @@ from . import MitigateError
 
 def model_dir_of(spec: str) -> Path:
     """The local HF folder behind a model spec that trl can train: toy, smollm2 or hf:DIR."""
-    from pytest_overrefusal.backends.registry import parse_spec
+    from pytest_overrefusal.api import parse_spec
 
     parsed = parse_spec(spec)
     if parsed.kind == "toy":
-        from pytest_overrefusal.backends.toy_model import toy_model_dir
+        from pytest_overrefusal.api import toy_model_dir
         return toy_model_dir()
     if parsed.kind == "smollm2":
-        from pytest_overrefusal.backends.smollm2 import smollm2_dir
+        from pytest_overrefusal.api import smollm2_dir
         return Path(smollm2_dir())
     if parsed.kind == "hf" and Path(parsed.target).is_dir():
         return Path(parsed.target)
@@ -25,7 +25,7 @@ def model_dir_of(spec: str) -> Path:
 
 def adapted_spec(base_spec: str, model_dir: Path) -> str:
     """`hf:DIR`, keeping the base spec's generation options (toy batches 64 by default)."""
-    from pytest_overrefusal.backends.registry import parse_spec
+    from pytest_overrefusal.api import parse_spec
 
     parsed = parse_spec(base_spec)
     options = {"batch_size": "64"} if parsed.kind == "toy" else dict(parsed.options)

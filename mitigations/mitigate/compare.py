@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_overrefusal.report.terminal import gate_text
+from pytest_overrefusal.api import gate_text
 
 from . import MitigateError
 from .holdout import HOLD_RULE, holds

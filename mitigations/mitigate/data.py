@@ -9,7 +9,7 @@ from ..align import AlignRecord
 
 def data_dir(args) -> Path | None:
     """Where suites find benchmark data: --data, else OVERREFUSAL_DATA, as in the plugin."""
-    from pytest_overrefusal.catalog import data_folder
+    from pytest_overrefusal.api import data_folder
 
     return data_folder(getattr(args, "data", None))
 

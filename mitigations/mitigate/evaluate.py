@@ -26,7 +26,7 @@ def evaluate(model: str, suites: list[str], report: Path, args, *, limit: int | 
         command.append("--overrefusal-no-cache")
     report.unlink(missing_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    from pytest_overrefusal.backends.registry import shown  # a spec may hold a credential; never print it
+    from pytest_overrefusal.api import shown  # a spec may hold a credential; never print it
 
     print(f"evaluating {shown(model, 200)} on {', '.join(suites)} ...", flush=True)
     done = subprocess.run(command, capture_output=True, text=True, env=env)

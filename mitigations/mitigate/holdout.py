@@ -23,7 +23,7 @@ HOLD_RULE = ("a held-out suite holds when its gate passes after, or, if it alrea
 
 def suite_id(suite: str) -> str:
     """The id of a suite given as an id or a manifest path."""
-    from pytest_overrefusal.suite import load_manifest, looks_like_manifest
+    from pytest_overrefusal.api import load_manifest, looks_like_manifest
 
     path = Path(suite)
     return load_manifest(path).id if looks_like_manifest(path) else suite
@@ -34,9 +34,7 @@ def default_holdout(exclude: set[str], data_dir: Path | None) -> list[str]:
 
     "Here" means a file shipped beside the manifest or the manifest's `data` file under `data_dir`; a suite that
     would have to be fetched from the HF hub is left out, so the default never needs the network."""
-    from pytest_overrefusal.catalog import builtin_suites_dir, manifests_in
-    from pytest_overrefusal.errors import SuiteError
-    from pytest_overrefusal.suite import load_manifest
+    from pytest_overrefusal.api import SuiteError, builtin_suites_dir, load_manifest, manifests_in
 
     chosen = set()
     for path in manifests_in(builtin_suites_dir()):

@@ -11,9 +11,7 @@ OVERLAP_THRESHOLD = 0.8  # word-level similarity at which a training prompt coun
 
 def evaluated_prompts(suites: list[str], data_dir: Path | None, limit: int | None = None) -> list[str]:
     """The prompts a plugin run on `suites` sees: every case, or the plugin's own `limit`-case sample."""
-    from pytest_overrefusal.catalog import resolve_suites
-    from pytest_overrefusal.sources import load_cases
-    from pytest_overrefusal.suite import load_manifest
+    from pytest_overrefusal.api import load_cases, load_manifest, resolve_suites
 
     if not suites:
         return []

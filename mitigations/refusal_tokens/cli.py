@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import OverrefusalError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -70,10 +70,8 @@ def _floats(text: str, flag: str) -> list[float]:
 
 
 def _sweep(args) -> int:
-    from pytest_overrefusal.backends.hf_refusal_tokens import RefusalTokenSteering, SteeringRule
-    from pytest_overrefusal.backends.registry import load_backend
-    from pytest_overrefusal.catalog import data_folder
-    from pytest_overrefusal.judges.registry import get_judge
+    from .inference import RefusalTokenSteering, SteeringRule
+    from pytest_overrefusal.api import data_folder, get_judge, load_backend
 
     from .sweep import format_curve, suite_groups, sweep
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from pytest_overrefusal.errors import OverrefusalError
-from pytest_overrefusal.jsonl import json_objects
+from pytest_overrefusal.api import OverrefusalError, json_objects
 
 from .tokens import REFUSE, RESPOND, TokenScheme
 
@@ -75,7 +74,7 @@ def _is_weight(value: object) -> bool:
 def _judge_labels(replies: Sequence[str], refusal_label: str) -> list[str]:
     if not replies:
         return []
-    from pytest_overrefusal.judges.registry import get_judge
+    from pytest_overrefusal.api import get_judge
 
     verdicts = get_judge("keyword").judge([""] * len(replies), list(replies))
     return [refusal_label if v.refused else RESPOND for v in verdicts]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import OverrefusalError
 
 from .data import read_examples
 from .tokens import CATEGORIES, binary, categorical
@@ -23,7 +23,7 @@ OPTIONS = {
 def resolve_base(base_spec: str) -> Path:
     """The local HF folder behind `toy`, `hf:DIR` or `DIR`; options in the spec are not allowed (they would be lost)."""
     if base_spec.strip() == "toy":
-        from pytest_overrefusal.backends.toy_model import toy_model_dir
+        from pytest_overrefusal.api import toy_model_dir
 
         return toy_model_dir()
     target = base_spec[3:] if base_spec.startswith("hf:") else base_spec

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from pytest_overrefusal.backends.base import ChatRequest, SamplingSettings
-from pytest_overrefusal.backends.hf_refusal_tokens import ALL_REFUSALS, RESPOND, RefusalTokenSteering, SteeringRule
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import ChatRequest, OverrefusalError, SamplingSettings
+from .inference import ALL_REFUSALS, RESPOND, RefusalTokenSteering, SteeringRule
 
 Groups = Mapping[str, Sequence[ChatRequest]]
 
@@ -108,10 +107,7 @@ def format_curve(points: Sequence[SweepPoint], judge_tag: str) -> str:
 def suite_groups(suites: Sequence[str], data_dir: Path | None, limit: int | None, by_category: bool,
                  max_new_tokens: int | None) -> dict[str, list[ChatRequest]]:
     """Requests per suite (or per suite/category), built exactly as the pytest plugin builds them."""
-    from pytest_overrefusal.catalog import resolve_suites
-    from pytest_overrefusal.engine import build_request
-    from pytest_overrefusal.sources import load_cases
-    from pytest_overrefusal.suite import load_manifest
+    from pytest_overrefusal.api import build_request, load_cases, load_manifest, resolve_suites
 
     groups: dict[str, list[ChatRequest]] = {}
     for ident, path in resolve_suites(list(suites)).items():

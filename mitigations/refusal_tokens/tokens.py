@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from pytest_overrefusal.backends.hf_refusal_tokens import (RESPOND, TOKEN_FILE, TokenScheme, read_scheme,
+from .inference import (RESPOND, TOKEN_FILE, TokenScheme, read_scheme,
                                                            token_ids)
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import OverrefusalError
 
 __all__ = ["CATEGORIES", "REFUSE", "RESPOND", "TOKEN_FILE", "TokenScheme", "add_tokens", "binary", "categorical",
            "read_scheme", "save_scheme", "token_ids"]

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from pytest_overrefusal.errors import OverrefusalError
+from pytest_overrefusal.api import OverrefusalError
 
 from .data import SFTExample, check_labels, encode
 from .tokens import TokenScheme, add_tokens, save_scheme

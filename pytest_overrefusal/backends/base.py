@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from typing import Callable, Literal, Protocol, Sequence, runtime_checkable
 
 FinishReason = Literal["stop", "length", "error", "verdict"]  # verdict: stopped once the judge's flag was settled
 
@@ -52,7 +52,8 @@ class Backend(Protocol):
     """Anything with `generate` is a model under test; everything else is optional.
 
     `fingerprint` identifies the weights + template so the cache never mixes models.
-    `capabilities` names optional methods (e.g. {"logprobs"}).
+    `capabilities: frozenset[str]` names what else it can do, from `CAPABILITIES` below; features ask with
+    `has_capability` / `require`, never by probing for methods.
     An optional `generate_stream(requests)` yields `(index, Response)` as answers arrive; the engine caches each
     one at once, so a crash mid-run loses nothing that was answered.
     Optional, for checking prompt lengths before generating (the hf backend, hence `toy` and `smollm2`, has both):
@@ -64,3 +65,65 @@ class Backend(Protocol):
     name: str
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[Response]: ...
+
+
+# -- capabilities ----------------------------------------------------------------------------------
+# name -> (what it offers, as a message names it; the backend to use instead). A backend declares the ones it has in
+# `capabilities`; each names the method(s) that serve it:
+#   logprobs       logprobs(requests, continuations) -> list[float]: log p(continuation | prompt), teacher-forced
+#   hidden_states  .model, .tokenizer and render(request) in this process (CHES, DRO training)
+#   continue       continue_generation(requests, partials, max_new_tokens, stop_when=None) grows answers from their
+#                  token ids (verdict decoding); an optional can_continue() may say no for a configuration
+#   stop_when      continue_generation honours stop_when inside one call (also said by `stops_in_call = True`)
+#   stream         generate_stream(requests) yields (index, Response) as answers arrive
+#   token_counts   prompt_token_counts(requests) -> list[int], with `context_length` (prompts checked before runs)
+CAPABILITIES: dict[str, tuple[str, str]] = {
+    "logprobs": ("token log-probabilities (logprobs())", "use an hf: backend (or toy / smollm2)"),
+    "hidden_states": ("hidden states (model, tokenizer and render() in this process)",
+                      "use an hf: backend (or toy / smollm2) with the weights loaded in this process"),
+    "continue": ("a way to continue an answer (continue_generation())", "use an hf: or vllm: backend"),
+    "stop_when": ("in-call stopping (continue_generation(stop_when=...))", "use an hf: backend"),
+    "stream": ("streamed answers (generate_stream())", "use an openai: backend"),
+    "token_counts": ("prompt token counts (prompt_token_counts())", "use an hf: backend (or toy / smollm2)"),
+}
+
+
+def _callable(name: str) -> Callable[[object], bool]:
+    return lambda backend: callable(getattr(backend, name, None))
+
+
+# A backend that does not declare `capabilities` (e.g. a `python:` object written before the attribute existed) is
+# read by its methods, so it keeps working; "continue" has always had to be declared.
+_UNDECLARED: dict[str, Callable[[object], bool]] = {
+    "logprobs": _callable("logprobs"),
+    "hidden_states": lambda backend: all(hasattr(backend, n) for n in ("model", "tokenizer", "render")),
+    "stop_when": lambda backend: getattr(backend, "stops_in_call", False) is True,
+    "stream": _callable("generate_stream"),
+    "token_counts": _callable("prompt_token_counts"),
+}
+
+
+def has_capability(backend: object, capability: str) -> bool:
+    """Whether `backend` can do `capability` (a key of CAPABILITIES) now."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITIES)}")
+    declared = getattr(backend, "capabilities", None) or ()
+    if capability == "continue":  # declared, served, and not refused by the backend's configuration
+        if "continue" not in declared or not callable(getattr(backend, "continue_generation", None)):
+            return False
+        check = getattr(backend, "can_continue", True)  # e.g. hf: not while an extension steers generation
+        return bool(check() if callable(check) else check)
+    return capability in declared or _UNDECLARED[capability](backend)
+
+
+def require(backend: object, capability: str, feature: str, error: type[Exception] | None = None) -> None:
+    """Raise one one-line error (BackendError unless the feature's area has its own type) when `backend` cannot do
+    `capability`; `feature` names who needs it, e.g. "judge 'logprob'"."""
+    if has_capability(backend, capability):
+        return
+    from ..errors import BackendError
+    from .registry import shown  # a backend's name may be a spec holding a credential
+
+    what, instead = CAPABILITIES[capability]
+    name = shown(getattr(backend, "name", None) or type(backend).__name__)
+    raise (error or BackendError)(f"{feature}: model {name} has no {what}; {instead}")

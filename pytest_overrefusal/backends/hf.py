@@ -9,12 +9,12 @@ from typing import Sequence
 
 from ..errors import BackendError
 from .base import ChatRequest, Response, SamplingSettings
-from .hf_extensions import KNOWN as _EXTENSION_OPTIONS, HFExtension, pop_extensions
+from .hf_extensions import HFExtension, known_options, pop_extensions
 from .hf_folder import (check_model_folder, context_length_of, fingerprint_dir, local_root, read_json,
                         unusable_path_is_an_error, user_load_errors)
 from .registry import ModelSpec, pop_int, reject_unknown, shown
 
-_OPTIONS = f"dtype, batch_size, device, chat_template=none, revision, attn_implementation, {_EXTENSION_OPTIONS}"
+_OPTIONS = "dtype, batch_size, device, chat_template=none, revision, attn_implementation"
 _DTYPES = {"float32", "bfloat16", "float16", "auto"}
 
 
@@ -24,14 +24,15 @@ def from_spec(spec: ModelSpec) -> "HFBackend":
     kwargs = {k: opts.pop(k) for k in ("dtype", "device", "chat_template", "revision", "attn_implementation")
               if k in opts}
     extensions = pop_extensions(opts, spec)
-    reject_unknown(opts, spec, _OPTIONS)
+    if opts:  # extensions' keys (hf_extensions.py) are listed only when needed: finding them reads entry points
+        reject_unknown(opts, spec, f"{_OPTIONS}, {known_options()}")
     return HFBackend(spec.target, batch_size=batch_size, name=str(spec), extensions=extensions, **kwargs)
 
 
 class HFBackend:
     """Weights load on the first generate()/logprobs() call: a run answered from the cache never imports torch."""
 
-    capabilities = frozenset({"logprobs", "continue"})
+    capabilities = frozenset({"logprobs", "continue", "hidden_states", "token_counts"})
 
     def __init__(self, path_or_id: str, *, batch_size: int = 16, dtype: str | None = None,
                  device: str | None = None, chat_template: str | None = None, revision: str | None = None,

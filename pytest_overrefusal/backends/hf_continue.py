@@ -13,8 +13,8 @@ from .base import ChatRequest
 
 
 def supports_continuation(backend) -> bool:
-    """Not while an extension replaces generation (refusal-token steering decides on the whole answer)."""
-    return all(type(ext).__name__ == "SoftPromptExtension" for ext in backend.extensions)
+    """Not while an extension replaces generation (e.g. refusal-token steering decides on the whole answer)."""
+    return all(ext.keeps_generation for ext in backend.extensions)
 
 
 def continue_generation(backend, requests: Sequence[ChatRequest], partials: Sequence[Partial | None],

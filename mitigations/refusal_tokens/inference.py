@@ -15,7 +15,8 @@ The prompt runs once: its first-position logits decide the control token, then g
 prompt's cache with that token forced. The reply text never contains the control token, so judges see only text:
 a model can write a refusal right after `[respond]`, and that must count as a refusal (methods.md 3.2 caveat).
 
-The model folder names its tokens in `refusal_tokens.json` (written by `mitigations.refusal_tokens`).
+The model folder names its tokens in `refusal_tokens.json` (written by `mitigations.refusal_tokens`). Registered
+as an hf extension under each refusal_* key (entry point group `pytest_overrefusal.hf_extensions` in pyproject.toml).
 """
 from __future__ import annotations
 
@@ -27,11 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from ..errors import BackendError
-from .base import ChatRequest, Response, SamplingSettings
+from pytest_overrefusal.api import BackendError, ChatRequest, Response, SamplingSettings
 
 if TYPE_CHECKING:
-    from .hf import HFBackend
+    from pytest_overrefusal.api import HFBackend
 
 TOKEN_FILE = "refusal_tokens.json"
 FILE_VERSION = 1
@@ -214,6 +214,8 @@ def _bias(text: str | None, spec: object) -> tuple[tuple[str, float], ...]:
 class RefusalTokenSteering:
     """`HFExtension` that decides the first token by a `SteeringRule`, then lets the model write the rest."""
 
+    keeps_generation = False  # it replaces generation: a continued answer would skip the decision
+
     def __init__(self, rule: SteeringRule, model_dir: str | None = None):
         self.rule = rule
         self.tag = rule.tag
@@ -288,5 +290,5 @@ def _config(backend: "HFBackend", max_new_tokens: int, sampling: SamplingSetting
 
 
 def from_options(options: dict[str, str], spec) -> RefusalTokenSteering:
-    """Factory named in `hf_extensions._FACTORIES`: pops every refusal_* key."""
+    """The hf extension factory registered for every refusal_* key: pops them all."""
     return RefusalTokenSteering(parse_rule(options, spec), getattr(spec, "target", None))

@@ -1,5 +1,8 @@
 """`hf:PATH,soft_prompt=FILE`: answer with a trained soft safety prompt (DRO) as the system message.
 
+Registered as the `soft_prompt` hf extension (entry point group `pytest_overrefusal.hf_extensions` in
+pyproject.toml; the hook is `pytest_overrefusal/backends/hf_extensions.py`).
+
 The file is a safetensors archive holding one float matrix `soft_prompt` (n tokens x hidden size) and string
 metadata (format, hidden size, base model fingerprint, the human prompt it started from). At load time the
 tokenizer gets n placeholder tokens `<soft_prompt_i>` and the model's input-embedding module is wrapped so those ids
@@ -19,11 +22,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from ..errors import BackendError
+from pytest_overrefusal.api import BackendError, fingerprint_dir
 
 if TYPE_CHECKING:
-    from .base import ChatRequest, Response, SamplingSettings
-    from .hf import HFBackend
+    from pytest_overrefusal.api import ChatRequest, HFBackend, Response, SamplingSettings
 
 FORMAT = "pytest-overrefusal-soft-prompt-v1"
 TENSOR_NAME = "soft_prompt"
@@ -162,6 +164,8 @@ def with_system(request: "ChatRequest", system: str) -> "ChatRequest":
 class SoftPromptExtension:
     """The `HFExtension` for `soft_prompt=FILE`."""
 
+    keeps_generation = True  # it only rewrites the prompt, so answers may be continued (verdict decoding)
+
     def __init__(self, path: Path):
         self.path = path
         self.tag = f"soft_prompt={file_digest(path)}"
@@ -170,7 +174,7 @@ class SoftPromptExtension:
 
     def on_load(self, backend: "HFBackend") -> None:
         matrix, meta = load_soft_prompt(self.path)
-        model, tokenizer = backend._model, backend._tokenizer  # called from inside _load: no properties
+        model, tokenizer = backend.model, backend.tokenizer  # already loaded: on_load runs at the end of loading
         try:
             install_soft_prompt(model, tokenizer, matrix.to(backend.device))
         except BackendError as exc:
@@ -185,8 +189,6 @@ class SoftPromptExtension:
         return None
 
     def _warn_other_base(self, backend: "HFBackend", meta: dict[str, str]) -> None:
-        from .hf import fingerprint_dir
-
         expected = meta.get("base_fingerprint")
         root = Path(backend.path_or_id)
         if expected and root.is_dir() and fingerprint_dir(root, "") != expected:
