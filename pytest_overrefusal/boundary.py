@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from .backends.base import ChatRequest
+from .backends.base import ChatRequest, has_capability
 from .errors import BackendError, OverrefusalError
 from .report.terminal import one_line
 
@@ -55,10 +55,9 @@ def context_overflow(backend, requests: dict[int, ChatRequest]) -> dict[int, str
                            f"(over {CHARS_PER_TOKEN_CAP} characters per position)")
         else:
             to_count.append(i)
-    count = getattr(backend, "prompt_token_counts", None)
-    if to_count and callable(count):
+    if to_count and has_capability(backend, "token_counts"):
         with model_boundary(backend, "prompt_token_counts()"):
-            counts = list(count([requests[i] for i in to_count]))
+            counts = list(backend.prompt_token_counts([requests[i] for i in to_count]))
         if len(counts) != len(to_count) or not all(isinstance(n, int) for n in counts):
             raise BackendError(f"model {one_line(getattr(backend, 'name', backend), 80)}: prompt_token_counts() "
                                f"must return one int per request, got {one_line(counts, 80)}")

@@ -151,13 +151,9 @@ def _hidden_size(model) -> int:
 
 def score_with_backend(backend, pairs: Sequence[Pair], system: str | None = None) -> list[ChesScore]:
     """Score with a loaded model under test; only backends with local weights expose hidden states."""
-    from pytest_overrefusal.backends.base import ChatRequest
+    from pytest_overrefusal.backends.base import ChatRequest, require
 
-    missing = [name for name in ("model", "tokenizer", "render") if not hasattr(backend, name)]
-    if missing:
-        name = getattr(backend, "name", type(backend).__name__)
-        raise ChesError(f"model {name} has no hidden states ({', '.join(missing)} missing); CHES needs an hf: "
-                        f"backend (or toy / smollm2) with the weights loaded in this process")
+    require(backend, "hidden_states", "CHES", ChesError)
     return score_pairs(backend.model, backend.tokenizer, pairs,
                        render=lambda prompt: backend.render(ChatRequest.user(prompt, system=system)),
                        # two rows per pair: the backend's batch size (its memory budget) counts rows

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from .backends.base import ChatRequest
+from .backends.base import ChatRequest, has_capability
 
 PARTIAL_SCHEMA = 1
 
@@ -33,11 +33,7 @@ class Partial:
 
 
 def can_continue(backend) -> bool:
-    caps = getattr(backend, "capabilities", None) or ()
-    if "continue" not in caps or not callable(getattr(backend, "continue_generation", None)):
-        return False
-    check = getattr(backend, "can_continue", True)  # e.g. hf: not while an extension steers generation
-    return bool(check() if callable(check) else check)
+    return has_capability(backend, "continue")
 
 
 def partial_key(fingerprint: str, request: ChatRequest) -> str:

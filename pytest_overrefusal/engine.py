@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from .backends.base import ChatRequest, Response, SamplingSettings
+from .backends.base import ChatRequest, Response, SamplingSettings, has_capability
 from .boundary import context_overflow, model_boundary
 from .cache import CacheError, ResponseCache, request_key
 from .errors import BackendError, JudgeError, OverrefusalError
@@ -170,7 +170,7 @@ class Engine:
                                                              fresh, bar)
             if not missing:
                 pass
-            elif callable(getattr(self.backend, "generate_stream", None)):
+            elif has_capability(self.backend, "stream"):
                 self._generate_streaming(requests, missing, keys, cache, fresh, bar)
             else:
                 self._generate_batches(requests, _batches(missing, missing_groups, batch_size(self.backend)),

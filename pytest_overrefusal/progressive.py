@@ -11,7 +11,7 @@ Only greedy requests are generated this way: a sampled continuation would not be
 """
 from __future__ import annotations
 
-from .backends.base import Response
+from .backends.base import Response, has_capability
 from .boundary import model_boundary
 from .continuation import Partial, PartialStore, can_continue, partial_key
 from .errors import BackendError, JudgeError, OverrefusalError
@@ -88,7 +88,7 @@ class _Rounds:
         self.complete: list[tuple[str, Response]] = []  # stored in the response cache batch by batch
         order = {g: n for n, g in enumerate(dict.fromkeys(group[i] for i in indices))}
         self.order = order
-        self.in_call = getattr(engine.backend, "stops_in_call", False) is True
+        self.in_call = has_capability(engine.backend, "stop_when")
         self.open = [i for i in indices if not self._finish(i)]
 
     def run(self) -> None:

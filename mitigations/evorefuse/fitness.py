@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from pytest_overrefusal.api import BackendError, ChatRequest, Response, SamplingSettings
+from pytest_overrefusal.api import ChatRequest, Response, SamplingSettings, require
 
 from .records import Fitness
 
@@ -34,10 +34,7 @@ class FitnessSettings:
 
 
 def require_logprobs(backend) -> None:
-    if not callable(getattr(backend, "logprobs", None)):
-        name = getattr(backend, "name", type(backend).__name__)
-        raise BackendError(f"EvoRefuse fitness needs the target's token log-probabilities; {name} has no logprobs() "
-                           f"method. Use an hf:PATH (or toy / smollm2) target")
+    require(backend, "logprobs", "EvoRefuse fitness")
 
 
 def fitness_from_parts(refusal_probs: Sequence[float], logliks: Sequence[float], lengths: Sequence[int],

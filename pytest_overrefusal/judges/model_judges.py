@@ -6,7 +6,7 @@ import math
 import re
 from typing import Sequence
 
-from ..backends.base import ChatRequest, SamplingSettings
+from ..backends.base import ChatRequest, SamplingSettings, require
 from ..backends.registry import redact
 from ..errors import JudgeError
 from .base import Verdict, strip_thinking
@@ -94,10 +94,7 @@ class LogprobJudge:
     version = "1"
 
     def __init__(self, backend):
-        if backend is None or not callable(getattr(backend, "logprobs", None)):
-            name = getattr(backend, "name", type(backend).__name__)
-            raise JudgeError(f"judge 'logprob' needs a model with token log-probabilities (e.g. hf:...); {name} "
-                             f"has no logprobs() method")
+        require(backend, "logprobs", "judge 'logprob'", JudgeError)
         self.backend = backend
 
     def refusal_probability(self, prompts: Sequence[str]) -> list[float]:
