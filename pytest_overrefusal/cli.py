@@ -190,24 +190,25 @@ def _run(args, extra: list[str]) -> int:
 
 
 def _report(path: Path, categories: bool) -> int:
-    from .report.terminal import CATEGORY_HEADERS, category_rows, format_table, suite_passed, summary_table
+    from .records import SuiteRecord
+    from .report.terminal import CATEGORY_HEADERS, category_rows, format_table, summary_table
     from .results import load_report
 
     if path.suffix.lower() in (".csv", ".parquet", ".html"):
         raise OverrefusalError(f"{path}: `overrefusal report` reads the JSON report, not a {path.suffix} one; write "
                                f"it with --overrefusal-report NAME.json (results.load reads .csv and .parquet)")
     doc = load_report(path)
-    suites = doc["suites"]
+    suites = [SuiteRecord.from_dict(s) for s in doc["suites"]]
     print("\n".join(format_table(*summary_table(suites, doc.get("judge", ""), doc.get("model", "")))))
     if categories:
         for s in suites:
-            print(f"\n{s['id']}")
-            rows = format_table(category_rows(s), CATEGORY_HEADERS) if "categories" in s else ["(no categories)"]
+            print(f"\n{s.id}")
+            rows = format_table(category_rows(s), CATEGORY_HEADERS) if s.categories is not None else ["(no categories)"]
             for line in rows:
                 print("  " + line)
     for missing in doc.get("not_evaluated", []):  # a suite that never ran is no pass
         print(f"suite {missing['id']} not evaluated: {' '.join(missing['error'].split())[:600]}")
-    return 0 if all(suite_passed(s) for s in suites) and not doc.get("not_evaluated") else 1
+    return 0 if all(s.passed for s in suites) and not doc.get("not_evaluated") else 1
 
 
 def _judge_eval(name: str, folders: list[Path], as_json: bool, leave_one_out: bool = False) -> int:

@@ -12,29 +12,32 @@ from .errors import OverrefusalError
 from .report.terminal import terminal_text
 from .suite import Suite, load_manifest
 
-RUN_KEY = pytest.StashKey["object"]()
-
 
 def get_run(config):
-    return config.stash[RUN_KEY]
+    from .session import get_session
+
+    return get_session(config).run
 
 
-class CaseMismatch(Exception):
-    def __init__(self, result: CaseResult, tolerated: bool):
+class Tolerable(Exception):
+    """A case's mismatch; `tolerated` when its suite's gate passes anyway."""
+
+    def __init__(self, result, tolerated: bool):
         super().__init__(result.case.name)
         self.result = result
         self.tolerated = tolerated
+
+
+class CaseMismatch(Tolerable):
+    pass
 
 
 class GateFailure(Exception):
     pass
 
 
-class PairFlagged(Exception):
-    def __init__(self, result, tolerated: bool):
-        super().__init__(result.case.name)
-        self.result = result
-        self.tolerated = tolerated
+class PairFlagged(Tolerable):
+    pass
 
 
 class ChosenLogpDrop(Exception):
@@ -43,7 +46,7 @@ class ChosenLogpDrop(Exception):
         self.result, self.reference, self.tolerance = result, reference, tolerance
 
 
-def _uses_model(overrefusal_model):  # the fixture request is all an item needs from a function
+def uses_model(overrefusal_model):  # the fixture request is all an item needs from a function
     return overrefusal_model
 
 
@@ -55,8 +58,9 @@ def fail_if_unloadable(config, model, suite_id: str | None = None) -> None:
     if not isinstance(model, UnloadableModel):
         return
     run = get_run(config)
-    for sid in [*run.cases, *run.pair_cases]:
-        run.suite_errors.setdefault(sid, model.message)
+    for kind in run.kinds.values():
+        for sid in kind.cases:
+            run.suite_errors.setdefault(sid, model.message)
     message = model.message
     if message in run.errors_shown:
         message = (f"not evaluated: {suite_id or 'this test'} needs the model, which could not be loaded (see the "
@@ -78,23 +82,7 @@ class SuiteFile(pytest.File):
                 raise
             run.skipped_suites[str(self.path)] = str(exc)
             pytest.skip(str(exc))
-        if suite.kind == "preference":
-            yield from self._preference_items(suite, cases)
-            return
-        for case in cases:
-            yield CaseItem.from_parent(self, name=case.name, callobj=_uses_model, suite=suite,
-                                       case_id=case.case_id)
-        yield GateItem.from_parent(self, name=f"{suite.id}::gate", callobj=_uses_model, suite=suite, case_id="")
-
-    def _preference_items(self, suite: Suite, cases):
-        for case in cases:
-            yield PairItem.from_parent(self, name=case.name, callobj=_uses_model, suite=suite, case_id=case.case_id)
-        if suite.preference is not None and suite.preference.reference:
-            for case in cases:
-                yield ChosenLogpItem.from_parent(self, name=f"{suite.id}::logp[{case.case_id}]",
-                                                 callobj=_uses_model, suite=suite, case_id=case.case_id)
-        yield PairGateItem.from_parent(self, name=f"{suite.id}::gate", callobj=_uses_model, suite=suite,
-                                       case_id="")
+        yield from run.kind(suite).items(self, suite, cases)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, OverrefusalError):
@@ -114,6 +102,11 @@ class SuiteItem(pytest.Function):
 
     def reportinfo(self):
         return self.path, None, self.name
+
+    @property
+    def kind(self):
+        """This suite's kind (kinds/): its results, outcomes and gate."""
+        return get_run(self.config).kind(self.suite)
 
     def _model(self):
         fail_if_unloadable(self.config, self.funcargs["overrefusal_model"], self.suite_id)
@@ -138,28 +131,25 @@ class SuiteItem(pytest.Function):
         if capman is not None:  # let the progress bar reach the terminal, on a line of its own
             with capman.global_and_fixture_disabled():
                 reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-                if reporter is not None and not run.results:
+                if reporter is not None and not run.kinds["prompts"].results:  # before the first progress bar
                     reporter.ensure_newline()
-                self._prepare(run, model)
+                self.kind.prepare(model)
         else:
-            self._prepare(run, model)
+            self.kind.prepare(model)
         return run
-
-    def _prepare(self, run, model) -> None:
-        run.ensure_results(model)
 
 
 class CaseItem(SuiteItem):
     def runtest(self):
-        run = self._model()
-        why = run.too_long.get((self.suite_id, self.case_id))
+        self._model()
+        why = self.kind.too_long.get((self.suite_id, self.case_id))
         if why is not None:
             pytest.skip(f"{self.suite_id}[{terminal_text(self.case_id, 80)}]: {why}; skipped, not counted in "
                         f"the suite's rate")
-        result = run.results[(self.suite_id, self.case_id)]
+        result = self.kind.results[(self.suite_id, self.case_id)]
         self.user_properties += [("verdict", result.verdict.label), ("judge", result.verdict.judge)]
         if not result.passed:
-            raise CaseMismatch(result, tolerated=run.gate_passes(self.suite_id))
+            raise CaseMismatch(result, tolerated=self.kind.gate_passes(self.suite_id))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, CaseMismatch):
@@ -180,30 +170,26 @@ class GateItem(_GateReport, SuiteItem):
     is_gate = True
 
     def runtest(self):
-        run = self._model()
-        rate = run.outcomes[self.suite_id].rate
+        self._model()
+        rate = self.kind.outcomes[self.suite_id].rate
         self.user_properties += [("n", rate.n), ("refusals", rate.k), ("refusal_rate", round(rate.value, 6)),
                                  ("gate", self.suite.gate.describe())]
-        problems = run.gate_problems(self.suite_id)
+        problems = self.kind.gate_problems(self.suite_id)
         if problems:
             raise GateFailure("\n".join(problems))
-
 
 
 class PreferenceItem(SuiteItem):
     """Items of a `kind: preference` suite: they need pair scores, not generated responses."""
 
-    def _prepare(self, run, model) -> None:
-        run.ensure_pair_results(model)
-
 
 class PairItem(PreferenceItem):
     def runtest(self):
-        run = self._model()
-        result = run.pair_results[(self.suite_id, self.case_id)]
+        self._model()
+        result = self.kind.results[(self.suite_id, self.case_id)]
         self.user_properties += [("ln_ches", round(result.ln_ches, 6)), ("ches", round(result.ches, 6))]
         if result.flagged:
-            raise PairFlagged(result, tolerated=run.pair_gate_passes(self.suite_id))
+            raise PairFlagged(result, tolerated=self.kind.gate_passes(self.suite_id))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, PairFlagged):
@@ -213,8 +199,8 @@ class PairItem(PreferenceItem):
 
 class ChosenLogpItem(PreferenceItem):
     def runtest(self):
-        run = self._model()
-        result = run.pair_results[(self.suite_id, self.case_id)]
+        self._model()
+        result = self.kind.results[(self.suite_id, self.case_id)]
         pref = self.suite.preference
         self.user_properties += [("logp_chosen", result.logp_chosen), ("logp_chosen_reference",
                                                                        result.logp_chosen_reference)]
@@ -236,11 +222,11 @@ class PairGateItem(_GateReport, PreferenceItem):
     is_gate = True
 
     def runtest(self):
-        run = self._model()
-        found = run.pair_outcomes[self.suite_id]
+        self._model()
+        found = self.kind.outcomes[self.suite_id]
         self.user_properties += [("n", len(found.results)), ("flagged", len(found.flagged)),
                                  ("flagged_fraction", round(found.fraction, 6)), ("gate", self.suite.gate.describe())]
-        problems = run.pair_gate_problems(self.suite_id)
+        problems = self.kind.gate_problems(self.suite_id)
         if problems:
             raise GateFailure("\n".join(problems))
 

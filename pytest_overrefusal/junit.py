@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 from _pytest import junitxml
 
+from .report.carry import tolerated
 from .textfiles import cap
 
 
@@ -19,10 +20,6 @@ def adapt(config) -> None:
     xml = config.stash.get(junitxml.xml_key, None)
     if xml is not None and not isinstance(xml, _SuiteLogXML):
         xml.__class__ = type("SuiteLogXML", (_SuiteLogXML, type(xml)), {})
-
-
-def tolerated(report) -> bool:
-    return report.when == "call" and report.failed and getattr(report, "overrefusal_tolerated", False)
 
 
 def tolerated_reason(report) -> str:

@@ -35,7 +35,7 @@ def outcome_for_marker(config, run, marker, backend) -> tuple[SuiteOutcome, bool
         raise SuiteError(f"overrefusal marker: max_flagged_fraction applies to preference suites only; {suite.id} "
                          f"is a prompt suite (use max_refusal_rate or min_refusal_rate)")
     cases = load_cases(suite, run.settings.data_dir, kwargs.get("limit") or run.settings.limit)
-    results = run.results_for(suite, cases, backend)
+    results = run.kind(suite).results_for(suite, cases, backend)
     gate_keys = {"max_refusal_rate", "min_refusal_rate", "statistic", "confidence"} & set(kwargs)
     gate = suite.gate
     if gate_keys:
@@ -55,7 +55,7 @@ def _pair_outcome(run, suite, kwargs: dict, backend):
         raise SuiteError(f"overrefusal marker: {', '.join(wrong)} does not apply to preference suite {suite.id}; "
                          f"use max_flagged_fraction")
     cases = load_pair_cases(suite, run.settings.data_dir, kwargs.get("limit") or run.settings.limit)
-    results = run.pair_results_for(suite, cases, backend)
+    results = run.kind(suite).results_for(suite, cases, backend)
     gated = "max_flagged_fraction" in kwargs
     if gated:
         suite = replace(suite, gate=replace(suite.gate, max_flagged_fraction=kwargs["max_flagged_fraction"]))

@@ -1,10 +1,10 @@
 """Preference-pair results: a pair's CHES scores under the model, a suite's flagged fraction and gate, and the
-scoring calls (torch only when a preference suite runs)."""
+scoring calls (torch only when a preference suite runs); their report records are `records.py`'s."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import BackendError, SuiteError
+from .errors import SuiteError
 from .suite import PairCase, Preference, Suite
 
 
@@ -24,14 +24,6 @@ class PairResult:
         if self.logp_chosen is None or self.logp_chosen_reference is None:
             return None
         return self.logp_chosen_reference - self.logp_chosen
-
-    def record(self) -> dict:
-        """Plain data for reports: the pair's texts and scores."""
-        c = self.case
-        return {"suite": c.suite_id, "case_id": c.case_id, "category": c.category, "prompt": c.prompt,
-                "chosen": c.chosen, "rejected": c.rejected, "ches": self.ches, "ln_ches": self.ln_ches,
-                "flagged": self.flagged, "logp_chosen": self.logp_chosen,
-                "logp_chosen_reference": self.logp_chosen_reference, "logp_drop": self.logp_drop}
 
 
 @dataclass(frozen=True)
@@ -58,18 +50,6 @@ class PairOutcome:
                 f"(ln-CHES > {preference(self.suite).flag_above:g}), fraction {self.fraction:.3f}; "
                 f"gate {self.suite.gate.describe()} {verdict}")
 
-    def record(self, model: str) -> dict:
-        """Plain data for the gate's report (pytest-xdist carries it to the controller)."""
-        pref = preference(self.suite)
-        drops = [r.logp_drop for r in self.results if r.logp_drop is not None]
-        over = sum(d > pref.max_logp_drop for d in drops) if pref.max_logp_drop is not None else 0
-        return {"id": self.suite.id, "n": len(self.results), "flagged": len(self.flagged),
-                "fraction": self.fraction, "gate": self.suite.gate.describe(), "passed": self.passed,
-                "flag_above": pref.flag_above, "reference": pref.reference, "max_logp_drop": pref.max_logp_drop,
-                "over_drop": over, "model": model,
-                "mean_ln_ches": sum(r.ln_ches for r in self.results) / len(self.results) if self.results else 0.0,
-                "pairs": [r.record() for r in self.results]}
-
 
 def preference(suite: Suite) -> Preference:
     if suite.preference is None:
@@ -77,20 +57,16 @@ def preference(suite: Suite) -> Preference:
     return suite.preference
 
 
-
-def _ches(backend, cases: list[PairCase]) -> list[list[float]]:
+def ches_scores(backend, cases: list[PairCase]) -> list[list[float]]:
     from .ches import Pair, score_with_backend  # torch; only when a preference suite runs
 
     scores = score_with_backend(backend, [Pair(c.prompt, c.chosen, c.rejected, c.case_id) for c in cases])
     return [[s.ches, s.ln_ches] for s in scores]
 
 
-def _chosen_logps(backend, cases: list[PairCase]) -> list[float]:
-    from .backends.base import ChatRequest
+def chosen_logps(backend, cases: list[PairCase]) -> list[float]:
+    from .backends.base import ChatRequest, require
 
-    if not callable(getattr(backend, "logprobs", None)):
-        name = getattr(backend, "name", type(backend).__name__)
-        raise BackendError(f"model {name} cannot score log p(chosen) (no logprobs); the reference check of a "
-                           f"preference suite needs an hf: backend (or toy / smollm2)")
+    require(backend, "logprobs", "the reference check of a preference suite (log p(chosen))")
     return [float(x) for x in backend.logprobs([ChatRequest.user(c.prompt) for c in cases],
                                                 [c.chosen for c in cases])]

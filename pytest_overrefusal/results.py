@@ -1,11 +1,13 @@
 """Reading reports back: `load(path)` gives the per-case table as a pandas DataFrame, `load_pairs(path)` the
-preference pairs of a JSON report, `load_report(path)` the JSON report itself with its structure checked."""
+preference pairs of a JSON report, `load_report(path)` the JSON report itself with its structure checked. Columns
+and the schema are `records.py`'s (`CaseRecord`, `PairRecord`)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 from .errors import OverrefusalError
+from .records import PAIR_FIELDS, SCHEMA as REPORT_SCHEMA
 
 
 def load(path: str | Path):
@@ -62,12 +64,7 @@ def load_report(path: str | Path, require: tuple[str, ...] = ()) -> dict:
 _GIVE = "give the .json file written by --overrefusal-report"
 
 
-PAIR_FIELDS = ("suite", "case_id", "category", "prompt", "chosen", "rejected", "ches", "ln_ches", "flagged",
-               "logp_chosen", "logp_chosen_reference", "logp_drop")
-
-
 # -- the structure the printers read ---------------------------------------------------------------------------
-REPORT_SCHEMA = "pytest-overrefusal/report-1"
 BASELINE_SCHEMA = "pytest-overrefusal/baseline-1"
 _SUITE = {"id": "string", "n": "integer", "refusals": "integer", "rate": "number", "ci_low": "number",
           "ci_high": "number", "gate": "object"}

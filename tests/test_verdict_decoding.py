@@ -13,7 +13,7 @@ from pytest_overrefusal.engine import Engine, build_request
 from pytest_overrefusal.errors import OverrefusalError
 from pytest_overrefusal.judges.registry import get_judge
 from pytest_overrefusal.progressive import round_budgets
-from pytest_overrefusal.report.files import case_record
+from pytest_overrefusal.records import case_record
 from pytest_overrefusal.settings import _decoding
 from pytest_overrefusal.suite import Case
 

@@ -46,7 +46,7 @@ class Comparison:
         return bool(self.reasons)
 
     def describe(self) -> str:
-        from ..report.files import comparison_record
+        from ..records import comparison_record
         from ..report.terminal import describe_comparison
 
         return describe_comparison(comparison_record(self))

@@ -8,7 +8,8 @@ from __future__ import annotations
 import html
 from typing import Sequence
 
-from .terminal import adjusted_text, describe_comparison, gate_text, judge_error_line, suite_passed
+from ..records import GateRecord, SuiteRecord
+from .terminal import adjusted_text, describe_comparison, judge_error_line
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222}
@@ -89,32 +90,35 @@ def rate_chart(rows: Sequence[tuple[str, float, float, float, float | None, bool
 _GATE_COLOUR = "#1565c0"
 
 
-def _threshold(gate: dict) -> float | None:
-    return gate["max_refusal_rate"] if gate["max_refusal_rate"] is not None else gate["min_refusal_rate"]
-
-
-def _gate_label(gate: dict) -> str:
-    if gate["max_refusal_rate"] is not None:
-        return f"gate: rate <= {gate['max_refusal_rate']:g}"
-    return f"gate: rate >= {gate['min_refusal_rate']:g}"
+def _gate_label(gate: GateRecord) -> str:
+    if gate.max_refusal_rate is not None:
+        return f"gate: rate <= {gate.max_refusal_rate:g}"
+    return f"gate: rate >= {gate.min_refusal_rate:g}"
 
 
 def meets_gate(rate: float, gate: dict) -> bool:
-    """Whether a (category's) point rate is on the passing side of its suite's threshold."""
-    if gate["max_refusal_rate"] is not None and rate > gate["max_refusal_rate"]:
-        return False
-    return gate["min_refusal_rate"] is None or rate >= gate["min_refusal_rate"]
+    """Whether a (category's) point rate is on the passing side of its suite's threshold (a report's gate)."""
+    return GateRecord.from_dict(gate).meets(rate)
 
 
-def render_html(suites: Sequence[dict], cases: Sequence[dict], *, model: str, judge: str, created: str,
-                pair_suites: Sequence[dict] = (), pairs: Sequence[dict] = ()) -> str:
-    suite_rows = [(s["id"], s["rate"], s["ci_low"], s["ci_high"], _threshold(s["gate"]), suite_passed(s))
-                  for s in suites]
+def render_html(records, *, model: str, judge: str, created: str) -> str:
+    """The page for an `aggregate.Records`: each suite kind's overview, then each kind's detail tables."""
+    from ..kinds import KINDS
+
     out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Over-refusal report: {e(model)}"
            f"</title><style>{_CSS}</style></head><body>",
            f"<h1>Over-refusal report</h1><p>model <b>{e(model)}</b> &middot; judge <b>{e(judge)}</b> &middot; "
-           f"{e(created)}</p>",
-           "<h2>Refusal rate per suite</h2>",
+           f"{e(created)}</p>"]
+    out += [kind.html_overview(records.of(name)) for name, kind in KINDS.items()]
+    out += [kind.html_details(records.of(name)) for name, kind in KINDS.items()]
+    out.append(f"<script>{_FILTER_JS}</script></body></html>")
+    return "\n".join(part for part in out if part)
+
+
+def prompt_overview(suites: Sequence[SuiteRecord]) -> str:
+    """Prompt suites: the rate chart, the suite table, the judge's error, a chart per suite's categories."""
+    suite_rows = [(s.id, s.rate, s.ci_low, s.ci_high, s.gate.threshold, s.passed) for s in suites]
+    out = ["<h2>Refusal rate per suite</h2>",
            "<p>Bars: refusal rate; whiskers: Wilson interval; dashed blue line: the gate's threshold. "
            "Green passes its gate, red fails; a category is green when its own rate is on the passing side of its "
            "suite's threshold.</p>",
@@ -124,38 +128,36 @@ def render_html(suites: Sequence[dict], cases: Sequence[dict], *, model: str, ju
     if judge_line:
         out.append(f"<p id='judge-error'>{e(judge_line)}</p>")
     for s in suites:
-        cats = [(c, v["rate"], v["ci_low"], v["ci_high"], None, meets_gate(v["rate"], s["gate"]))
-                for c, v in s["categories"].items()]
-        gate = _threshold(s["gate"])
-        out += [f"<h2>{e(s['id'])} by category</h2>",
-                rate_chart(cats, f"{s['id']} refusal rate by category",
-                           None if gate is None else (gate, _gate_label(s["gate"])))]
-    if pair_suites:
-        out.append(_pair_section(pair_suites, pairs))
-    out += [_case_table(suites, cases), f"<script>{_FILTER_JS}</script></body></html>"]
+        cats = [(c, v["rate"], v["ci_low"], v["ci_high"], None, s.gate.meets(v["rate"]))
+                for c, v in (s.categories or {}).items()]
+        gate = s.gate.threshold
+        out += [f"<h2>{e(s.id)} by category</h2>",
+                rate_chart(cats, f"{s.id} refusal rate by category",
+                           None if gate is None else (gate, _gate_label(s.gate)))]
     return "\n".join(out)
 
 
-def _suite_table(suites: Sequence[dict]) -> str:
-    with_baseline = any(s.get("baseline") is not None for s in suites)
+def _suite_table(suites: Sequence[SuiteRecord]) -> str:
+    with_baseline = any(s.baseline is not None for s in suites)
     head = "".join(f"<th>{h}</th>" for h in ("suite", "expect", "n", "refusals", "rate", "95% CI",
                                                "judge-adjusted", "gate",
                                                *(["vs baseline"] if with_baseline else []), "result", "truncated"))
     rows = []
     for s in suites:
-        ok = suite_passed(s)
-        cells = [f"<span class='id'>{e(s['id'])}</span>", e(s["expect"]), s["n"], s["refusals"], f"{s['rate']:.3f}",
-                 f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]", e(adjusted_text(s)), e(gate_text(s["gate"]))]
+        ok = s.passed
+        cells = [f"<span class='id'>{e(s.id)}</span>", e(s.expect), s.n, s.refusals, f"{s.rate:.3f}",
+                 f"[{s.ci_low:.3f}, {s.ci_high:.3f}]", e(adjusted_text(s)), e(s.gate.describe())]
         if with_baseline:
-            compared = s.get("baseline")
+            compared = s.baseline
             cells.append(e(describe_comparison(compared)) if compared else "n/a")
-        cells += [f"<span class='{'pass' if ok else 'fail'}'>{'PASS' if ok else 'FAIL'}</span>", s["truncated"]]
+        cells += [f"<span class='{'pass' if ok else 'fail'}'>{'PASS' if ok else 'FAIL'}</span>", s.truncated]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table id='suites'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _case_table(suites: Sequence[dict], cases: Sequence[dict]) -> str:
-    options = "".join(f"<option value='{e(s['id'])}'>{e(s['id'])}</option>" for s in suites)
+def case_table(suites: Sequence[SuiteRecord], cases: Sequence) -> str:
+    """Every prompt case, filterable by text, suite and match."""
+    options = "".join(f"<option value='{e(s.id)}'>{e(s.id)}</option>" for s in suites)
     filters = ("<div id='filters'><input id='q' type='search' placeholder='filter text'>"
                f"<select id='suite'><option value=''>all suites</option>{options}</select>"
                "<select id='verdict'><option value=''>all cases</option><option value='mismatch'>mismatches</option>"
@@ -164,34 +166,33 @@ def _case_table(suites: Sequence[dict], cases: Sequence[dict]) -> str:
                                                "response", "judge reason"))
     rows = []
     for c in cases:
-        outcome = "match" if c["passed"] else "mismatch"
-        verdict = e(c["label"]) + (" (truncated)" if c["truncated"] else "")
-        ids = "".join(f"<td class='id'>{e(c[k])}</td>" for k in ("suite", "case_id"))  # never wrapped
-        cells = [e(c["category"]), e(c["expect"]), f"<span class='{'pass' if c['passed'] else 'fail'}'>{verdict}</span>"]
-        text_cells = "".join(f"<td class='text'>{e(c[k])}</td>" for k in ("prompt", "response"))
-        rows.append(f"<tr data-suite='{e(c['suite'])}' data-outcome='{outcome}'>" + ids
+        outcome = "match" if c.passed else "mismatch"
+        verdict = e(c.label) + (" (truncated)" if c.truncated else "")
+        ids = f"<td class='id'>{e(c.suite)}</td><td class='id'>{e(c.case_id)}</td>"  # never wrapped
+        cells = [e(c.category), e(c.expect), f"<span class='{'pass' if c.passed else 'fail'}'>{verdict}</span>"]
+        text_cells = f"<td class='text'>{e(c.prompt)}</td><td class='text'>{e(c.response)}</td>"
+        rows.append(f"<tr data-suite='{e(c.suite)}' data-outcome='{outcome}'>" + ids
                     + "".join(f"<td>{x}</td>" for x in cells) + text_cells
-                    + f"<td>{e(c['judge'])}: {e(c['reason'])}</td></tr>")
+                    + f"<td>{e(c.judge)}: {e(c.reason)}</td></tr>")
     return (f"<h2>Cases</h2>{filters}<table id='cases'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
-def _pair_section(pair_suites: Sequence[dict], pairs: Sequence[dict]) -> str:
+def pair_section(pair_suites: Sequence, pairs: Sequence) -> str:
     """Preference-pair suites: the flagged share per suite, then the flagged pairs with their texts."""
     head = "".join(f"<th>{h}</th>" for h in ("suite", "n", "flagged", "fraction", "flag", "gate", "result",
                                                "mean ln-CHES", "log p(chosen) drops"))
     rows = []
     for g in pair_suites:
-        drops = ("-" if g["reference"] is None
-                 else f"{g['over_drop']} &gt; {g['max_logp_drop']:g} vs {e(g['reference'])}")
-        cells = [e(g["id"]), g["n"], g["flagged"], f"{g['fraction']:.3f}", f"ln-CHES &gt; {g['flag_above']:g}",
-                 e(g["gate"]), f"<span class='{'pass' if g['passed'] else 'fail'}'>{'PASS' if g['passed'] else 'FAIL'}"
-                 f"</span>", f"{g['mean_ln_ches']:.3f}", drops]
+        drops = "-" if g.reference is None else f"{g.over_drop} &gt; {g.max_logp_drop:g} vs {e(g.reference)}"
+        cells = [e(g.id), g.n, g.flagged, f"{g.fraction:.3f}", f"ln-CHES &gt; {g.flag_above:g}", e(g.gate),
+                 f"<span class='{'pass' if g.passed else 'fail'}'>{'PASS' if g.passed else 'FAIL'}</span>",
+                 f"{g.mean_ln_ches:.3f}", drops]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    flagged = [p for p in pairs if p["flagged"]]
+    flagged = [p for p in pairs if p.flagged]
     pair_head = "".join(f"<th>{h}</th>" for h in ("suite", "pair", "ln-CHES", "prompt", "chosen", "rejected"))
-    pair_rows = [f"<tr><td>{e(p['suite'])}</td><td>{e(p['case_id'])}</td><td>{p['ln_ches']:.3f}</td>"
-                 + "".join(f"<td class='text'>{e(p[k])}</td>" for k in ("prompt", "chosen", "rejected")) + "</tr>"
+    pair_rows = [f"<tr><td>{e(p.suite)}</td><td>{e(p.case_id)}</td><td>{p.ln_ches:.3f}</td>"
+                 + "".join(f"<td class='text'>{e(t)}</td>" for t in (p.prompt, p.chosen, p.rejected)) + "</tr>"
                  for p in flagged]
     return ("<h2>Preference pairs (likelihood displacement)</h2><p>A pair is flagged when its ln-CHES is above the "
             "suite's threshold: preference training on it risks lowering the chosen reply's likelihood too.</p>"

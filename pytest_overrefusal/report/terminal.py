@@ -1,63 +1,57 @@
-"""Tables for the terminal, built from suite records (the JSON report's `suites` entries)."""
+"""Tables for the terminal, built from typed suite records (`records.SuiteRecord`, the JSON report's `suites`)."""
 from __future__ import annotations
 
 import unicodedata
 from typing import Sequence
 
-from ..suite import Gate
+from ..records import GateRecord, SuiteRecord
 
 HEADERS = ("suite", "n", "refusals", "rate", "95% CI", "judge-adjusted", "gate", "result", "judge", "model")
 CATEGORY_HEADERS = ("category", "n", "refusals", "rate", "95% CI")
-GATE_KEYS = ("max_refusal_rate", "min_refusal_rate", "statistic", "confidence")
 
 
 def gate_text(gate: dict) -> str:
-    """A gate record as `Gate.describe` words it (the one gate text; the mitigation table uses it too)."""
-    return Gate(**{k: gate[k] for k in GATE_KEYS if k in gate}).describe()
+    """A report's gate (a dict) in `Gate.describe`'s words; the mitigation table reads reports through this."""
+    return GateRecord.from_dict(gate).describe()
 
 
-def suite_passed(record: dict) -> bool:
-    """The gate and, when there is one, the baseline comparison."""
-    compared = record.get("baseline")
-    return record["gate"]["passed"] and (compared is None or (compared["comparable"] and not compared["regressed"]))
-
-
-def summary_table(suites: Sequence[dict], judge: str, model: str) -> tuple[list[tuple[str, ...]], tuple[str, ...]]:
+def summary_table(suites: Sequence[SuiteRecord], judge: str,
+                  model: str) -> tuple[list[tuple[str, ...]], tuple[str, ...]]:
     """Rows and headers; with a baseline, a `vs baseline` column (mismatch-rate change, McNemar p)."""
-    with_baseline = any(s.get("baseline") is not None for s in suites)
+    with_baseline = any(s.baseline is not None for s in suites)
     rows = []
     for s in suites:
-        cells = [s["id"], str(s["n"]), str(s["refusals"]), f"{s['rate']:.3f}",
-                 f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]", adjusted_text(s), gate_text(s["gate"])]
+        cells = [s.id, str(s.n), str(s.refusals), f"{s.rate:.3f}", f"[{s.ci_low:.3f}, {s.ci_high:.3f}]",
+                 adjusted_text(s), s.gate.describe()]
         if with_baseline:
-            compared = s.get("baseline")
+            compared = s.baseline
             ok = compared is not None and compared["comparable"]
             cells.append(f"{compared['delta']:+.3f} (p={compared['p_value']:.2g})" if ok else "n/a")
-        rows.append((*cells, "PASS" if suite_passed(s) else "FAIL", judge, model))
+        rows.append((*cells, "PASS" if s.passed else "FAIL", judge, model))
     headers = HEADERS if not with_baseline else (*HEADERS[:7], "vs baseline", *HEADERS[7:])
     return rows, headers
 
 
-def adjusted_text(suite: dict) -> str:
+def adjusted_text(suite: SuiteRecord) -> str:
     """The judge-adjusted rate and interval; "-" when the judge has no usable card (or an older report)."""
-    if suite.get("adjusted_rate") is None:
+    if suite.adjusted_rate is None:
         return "-"
-    return f"{suite['adjusted_rate']:.3f} [{suite['adjusted_ci_low']:.3f}, {suite['adjusted_ci_high']:.3f}]"
+    return f"{suite.adjusted_rate:.3f} [{suite.adjusted_ci_low:.3f}, {suite.adjusted_ci_high:.3f}]"
 
 
-def judge_error_line(suites: Sequence[dict]) -> str | None:
+def judge_error_line(suites: Sequence[SuiteRecord]) -> str | None:
     """One line: how far the judge's measured errors can move a rate, or why rates are not adjusted."""
-    carded = [s for s in suites if s.get("judge_card")]
+    carded = [s for s in suites if s.judge_card]
     if not carded:
-        notes = [s["adjusted_note"] for s in suites if s.get("adjusted_note")]
+        notes = [s.adjusted_note for s in suites if s.adjusted_note]
         return f"{notes[0]}; the rates above are the judge's verdicts as they are" if notes else None
-    card = carded[0]["judge_card"]
+    card = carded[0].judge_card
     most = max(1.0 - card["sensitivity"], 1.0 - card["specificity"])
-    moved = max(carded, key=lambda s: abs(s["adjusted_rate"] - s["rate"]))
+    moved = max(carded, key=lambda s: abs(s.adjusted_rate - s.rate))
     return (f"judge {card['judge']} (card: sens {card['sensitivity']:.3f}, spec {card['specificity']:.3f} on "
             f"{card['source']['n']} XSTest answers) can move rates by up to {100 * most:.1f} points; here at most "
-            f"{100 * abs(moved['adjusted_rate'] - moved['rate']):.1f} ({moved['id']}: {moved['rate']:.3f} -> "
-            f"{moved['adjusted_rate']:.3f}); judge-adjusted rates and intervals are in the table and the report")
+            f"{100 * abs(moved.adjusted_rate - moved.rate):.1f} ({moved.id}: {moved.rate:.3f} -> "
+            f"{moved.adjusted_rate:.3f}); judge-adjusted rates and intervals are in the table and the report")
 
 
 def describe_comparison(compared: dict) -> str:
@@ -69,9 +63,9 @@ def describe_comparison(compared: dict) -> str:
     return head + ("; REGRESSION: " + "; ".join(compared["reasons"]) if compared["reasons"] else "")
 
 
-def category_rows(suite: dict) -> list[tuple[str, ...]]:
+def category_rows(suite: SuiteRecord) -> list[tuple[str, ...]]:
     return [(cat, str(v["n"]), str(v["refusals"]), f"{v['rate']:.3f}", f"[{v['ci_low']:.3f}, {v['ci_high']:.3f}]")
-            for cat, v in suite["categories"].items()]
+            for cat, v in (suite.categories or {}).items()]
 
 
 def format_table(rows: list[tuple[str, ...]], headers: tuple[str, ...] = HEADERS) -> list[str]:
@@ -88,7 +82,7 @@ def problem_lines(records, output_errors: dict[str, str]) -> list[tuple[str, boo
     cases skipped for not fitting the model's context, report or baseline files that could not be written."""
     by_error: dict[str, list[str]] = {}
     for e in records.ordered_errors():  # one failure that stopped several suites is one line
-        by_error.setdefault(e["error"], []).append(e["id"])
+        by_error.setdefault(e.error, []).append(e.id)
     lines = [(f"suite{'s' if len(ids) > 1 else ''} {', '.join(ids)} not evaluated: {terminal_text(error, 600, 1)}",
               True) for error, ids in by_error.items()]
     skipped = records.skipped_too_long()

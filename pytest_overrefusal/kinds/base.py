@@ -1,0 +1,67 @@
+"""The suite-kind protocol: what a kind of suite (`kind:` in a manifest) supplies to the session.
+
+A kind loads its cases, makes its pytest items, produces results for the selected items in one batch, builds the
+records their reports carry (a row per case, a `GateReport` per gate), and presents them: summary lines, a
+terminal section, JSON report sections and HTML sections. The session and the report code only talk to kinds
+through this protocol; a new kind is one module implementing it plus one line in `kinds/__init__.py`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol
+
+if TYPE_CHECKING:
+    from ..aggregate import KindRecords
+    from ..records import GateReport
+    from ..run import OverrefusalRun
+    from ..suite import Suite
+
+
+class SuiteKind(Protocol):
+    name: ClassVar[str]  # the manifest's `kind:`
+    suite_record: ClassVar[type]  # records.py type of a suite's report row
+    row_record: ClassVar[type]  # records.py type of a case's (or pair's) report row
+    json_keys: ClassVar[tuple[str, str]]  # the JSON report's keys for suite rows and case rows
+
+    def __init__(self, run: OverrefusalRun) -> None: ...
+
+    # -- collection and the run -------------------------------------------------------------------------
+    cases: dict[str, list]  # suite id -> its cases, as collected
+
+    def load_cases(self, suite: Suite, limit: int | None = None) -> list: ...
+
+    def items(self, parent, suite: Suite, cases: list) -> Iterator: ...
+
+    def prepare(self, backend) -> None:
+        """Results for every case any selected item needs, in one batch, the first time it is asked."""
+
+    def results_for(self, suite: Suite, cases: list, backend) -> list:
+        """A marker's suite: its cases' results, produced now if its items did not."""
+
+    def gate_passes(self, suite_id: str) -> bool: ...
+
+    # -- records ----------------------------------------------------------------------------------------
+    def row(self, item) -> object | None:
+        """The record a case item's report carries, or None."""
+
+    def gate_report(self, suite_id: str) -> GateReport | None:
+        """What a gate item's report carries, or None when the gate was not settled."""
+
+    def attach(self, item, report) -> None:
+        """Anything else this kind's call reports carry (engine totals, a suite's error)."""
+
+    # -- presentation (records only: serial and xdist runs alike) ---------------------------------------------
+    @staticmethod
+    def terminal_section(tr, records: KindRecords) -> None:
+        """A section of its own, written before the over-refusal summary."""
+
+    @staticmethod
+    def summary_lines(records, verbose: bool) -> list[tuple[str, dict]]:
+        """(line, markup) inside the over-refusal summary."""
+
+    @staticmethod
+    def html_overview(records: KindRecords) -> str: ...
+
+    @staticmethod
+    def html_details(records: KindRecords) -> str: ...
+
+    def close(self) -> None: ...
