@@ -273,9 +273,9 @@ def test_a_chunked_answer_of_a_megabyte_is_read_whole():
 
 @pytest.mark.parametrize("framing", ["close", "length", "chunked"])
 def test_an_answer_past_the_body_cap_is_one_line_naming_the_cap(monkeypatch, framing):
-    from pytest_overrefusal.backends import openai_chat
+    from pytest_overrefusal.backends import openai_http
 
-    monkeypatch.setattr(openai_chat, "_MAX_BODY", 200_000)
+    monkeypatch.setattr(openai_http, "MAX_BODY", 200_000)
     body = _big_completion(300_000)
     head = {"close": b"HTTP/1.0 200 OK\r\n\r\n",
             "length": b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body),
@@ -319,9 +319,9 @@ def test_an_answer_in_an_unknown_encoding_is_one_line():
 
 
 def test_the_documented_body_cap_is_64_mib():
-    from pytest_overrefusal.backends import openai_chat
+    from pytest_overrefusal.backends import openai_http
 
-    assert openai_chat._MAX_BODY == 64 * 1024 * 1024
+    assert openai_http.MAX_BODY == 64 * 1024 * 1024
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert "64 MiB" in readme
 
