@@ -36,6 +36,8 @@ def from_spec(spec: ModelSpec) -> "LMEvalBackend":
 class LMEvalBackend:
     """lm-eval and the model load on the first generate(): a run answered from the cache imports neither."""
 
+    capabilities: frozenset[str] = frozenset()  # generate() only; see backends/base.py for what others offer
+
     def __init__(self, model_name: str, model_args: str, *, name: str | None = None):
         self.model_name = model_name
         self.model_args = model_args
