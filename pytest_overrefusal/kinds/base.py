@@ -26,6 +26,8 @@ class SuiteKind(Protocol):
 
     # -- collection and the run -------------------------------------------------------------------------
     cases: dict[str, list]  # suite id -> its cases, as collected
+    results: dict[tuple[str, str], object]  # (suite id, case id) -> its result, read by the kind's items
+    outcomes: dict[str, object]  # suite id -> its settled gate outcome
 
     def load_cases(self, suite: Suite, limit: int | None = None) -> list: ...
 
@@ -36,6 +38,9 @@ class SuiteKind(Protocol):
 
     def results_for(self, suite: Suite, cases: list, backend) -> list:
         """A marker's suite: its cases' results, produced now if its items did not."""
+
+    def gate_problems(self, suite_id: str) -> list[str]:
+        """Why a settled gate fails (empty when it passes): what its gate item reports."""
 
     def gate_passes(self, suite_id: str) -> bool: ...
 
