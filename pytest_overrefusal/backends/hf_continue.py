@@ -13,7 +13,7 @@ from .base import ChatRequest
 
 
 def supports_continuation(backend) -> bool:
-    """Not while an extension replaces generation (e.g. refusal-token steering decides on the whole answer)."""
+    """Not while an extension replaces generation (it may decide on the whole answer, not on a continuation)."""
     return all(ext.keeps_generation for ext in backend.extensions)
 
 

@@ -4,8 +4,8 @@ An extension is registered under each option key it reads, in the entry-point gr
 (`key = "package.module:factory"` in the owner's pyproject.toml), or by calling `register_extension(key, factory)`.
 A factory is `factory(options: dict[str, str], spec) -> HFExtension`: it pops the keys it owns from `options` and
 raises a one-line OverrefusalError for bad values. The backend knows no extension by name, and nothing is imported
-unless a spec uses one of the keys, so plain `hf:` runs stay light. The mitigations package registers DRO's
-`soft_prompt` and the `refusal_*` steering options this way.
+unless a spec uses one of the keys, so plain `hf:` runs stay light. `mitigations/` registers its inference-time
+options this way (see pyproject.toml). Extensions apply prompt rewriters first, then generation replacers.
 """
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ class HFExtension(Protocol):
     keeps_generation: bool  # True when generate_batch never replaces generation, so answers may be continued
 
     def on_load(self, backend: "HFBackend") -> None:
-        """Runs once after weights load (e.g. register soft-prompt tokens and write their embeddings)."""
+        """Runs once after weights load (e.g. add tokens to the tokenizer or wrap the embedding module)."""
 
     def rewrite(self, request: "ChatRequest") -> "ChatRequest":
-        """Runs before the chat template is applied (e.g. swap the system message for soft-prompt tokens)."""
+        """Runs before the chat template is applied (e.g. replace the system message)."""
 
     def generate_batch(self, backend: "HFBackend", texts: Sequence[str],
                        sampling: "SamplingSettings") -> "list[Response] | None":
