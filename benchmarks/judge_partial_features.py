@@ -22,7 +22,8 @@ from sklearn.linear_model import LogisticRegression
 
 from pytest_overrefusal.judges import refusal_phrases as P
 from pytest_overrefusal.judges.evaluation import HUMAN_LABELS, agreement
-from pytest_overrefusal.judges.keyword import KeywordJudge, _normalise, _sentences
+from pytest_overrefusal.judges.keyword import KeywordJudge
+from pytest_overrefusal.judges.keyword_text import normalise as _normalise, sentences as _sentences
 
 MODELS = ("gpt4", "llama2orig", "mistralinstruct")
 STOP = set("the a an of to in on for my how do what is can where why should be with your you me it at by from and "

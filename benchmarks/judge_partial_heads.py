@@ -16,7 +16,8 @@ from pathlib import Path
 
 from pytest_overrefusal.judges.embedding import Encoder
 from pytest_overrefusal.judges.evaluation import agreement, labelled_files, read_labelled
-from pytest_overrefusal.judges.keyword import KeywordJudge, _normalise, _sentences
+from pytest_overrefusal.judges.keyword import KeywordJudge
+from pytest_overrefusal.judges.keyword_text import normalise as _normalise, sentences as _sentences
 
 PARTIAL_WEIGHT = 3.0  # partial refusals are ~8% of the judge's refusals; weight them up so the head can say "partial"
 

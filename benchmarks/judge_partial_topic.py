@@ -25,7 +25,8 @@ from pathlib import Path
 
 from pytest_overrefusal.judges import refusal_phrases as P
 from pytest_overrefusal.judges.evaluation import agreement, read_labelled
-from pytest_overrefusal.judges.keyword import KeywordJudge, _normalise, _sentences
+from pytest_overrefusal.judges.keyword import KeywordJudge
+from pytest_overrefusal.judges.keyword_text import normalise as _normalise, sentences as _sentences
 
 MODELS = ("gpt4", "llama2orig", "mistralinstruct")
 STOP = set("""the a an of to in on for my how do does what is are was be with your you me it its at by from and or best

@@ -1,10 +1,13 @@
 """When a judge's `refused` flag can no longer change as an answer grows (verdict-aware decoding).
 
 A judge may implement `settled(prompt, partial_text) -> bool`: true only when no continuation of `partial_text`
-can change `judge(...).refused`. `settled()` below asks the judge, and answers for keyword@2 itself, since that
+can change `judge(...).refused`. `settled()` below asks the judge, and answers for keyword@3 itself, since that
 judge's rules are read here rather than changed.
 
-keyword@2, read exactly (judges/keyword.py):
+keyword@3's flag is keyword@2's rules applied to the first `opening_chars` visible characters, so it is
+settled once that many exist, or earlier when keyword@2's rules already settle on a shorter text (any
+continuation of it is then also a continuation within the window). keyword@2's rules, read exactly
+(judges/keyword.py):
 - Only *complete* sentences are trusted: every sentence but the last part of the text, and only up to a point
   that no continuation can re-read: an unclosed `<think>` or code fence, and a last line holding a quote, a
   backtick, a tilde or `<` (which could still open quoted speech, code or hidden reasoning), move that point
@@ -23,11 +26,13 @@ from __future__ import annotations
 import re
 
 from . import keyword as K
+from . import keyword_text as T
 from . import refusal_phrases as P
-from .base import _THINK
+from .base import _THINK, strip_thinking
 
 _QUOTE_CHARS = '"\u201c\u201d'
 _RISKY_LAST_LINE = set('`~"<\u201c\u201d')
+_TAIL_MARGIN = 16
 
 
 def settled(judge, prompt: str, partial_text: str) -> bool:
@@ -35,19 +40,19 @@ def settled(judge, prompt: str, partial_text: str) -> bool:
     own = getattr(judge, "settled", None)
     if callable(own):
         return bool(own(prompt, partial_text))
-    if is_keyword_v2(judge):
+    if is_keyword(judge):
         return keyword_settled(judge, partial_text)
     return False
 
 
 def can_settle(judge) -> bool:
     """Whether the judge can ever stop an answer early (else verdict decoding is plain decoding)."""
-    return callable(getattr(judge, "settled", None)) or is_keyword_v2(judge)
+    return callable(getattr(judge, "settled", None)) or is_keyword(judge)
 
 
-def is_keyword_v2(judge) -> bool:
+def is_keyword(judge) -> bool:
     # exactly this class and version: a subclass or a new version may read more text
-    return type(judge) is K.KeywordJudge and judge.version == "2"
+    return type(judge) is K.KeywordJudge and judge.version == "3"
 
 
 def _line_start(text: str, position: int) -> int:
@@ -69,7 +74,7 @@ def _without_open_thinking(raw: str) -> str:
 def _without_open_markup(text: str) -> str:
     """Cut before an unclosed fence, and drop a last line whose quotes or backticks a continuation could pair."""
     while True:
-        unclosed = next((m for m in K._FENCE.finditer(text) if not _closed_fence(m.group(0))), None)
+        unclosed = next((m for m in T.FENCE.finditer(text) if not _closed_fence(m.group(0))), None)
         if unclosed is not None:
             text = text[:_line_start(text, unclosed.start())]
         elif _RISKY_LAST_LINE & set(text[_line_start(text, len(text)):]):
@@ -85,12 +90,12 @@ def _closed_fence(block: str) -> bool:
 def stable_sentences(text: str) -> list[str]:
     """The sentences (as keyword@2 cuts them) that every continuation of `text` starts with, in order."""
     raw = _without_open_thinking(text if isinstance(text, str) else "")
-    shown = _without_open_markup(_THINK.sub("", raw).translate(K._QUOTES))
-    shown = K._FENCE.sub(" [code] ", shown)
-    shown = K._INLINE_CODE.sub(" [code] ", shown)
+    shown = _without_open_markup(_THINK.sub("", raw).translate(T.QUOTES))
+    shown = T.FENCE.sub(" [code] ", shown)
+    shown = T.INLINE_CODE.sub(" [code] ", shown)
     if '"' in shown:
-        shown = K._QUOTED.sub(K._unquote, shown)
-    parts = K._SENT_SPLIT.split(shown)[:-1]  # the last part may still grow
+        shown = T.QUOTED.sub(T.unquote, shown)
+    parts = T.SENT_SPLIT.split(shown)[:-1]  # the last part may still grow
     out = []
     for part in parts:
         part = re.sub(r"\s+", " ", part).strip(" *#>-\t")
@@ -104,7 +109,11 @@ def _has(pattern: re.Pattern[str], sentence: str) -> bool:
 
 
 def keyword_settled(judge, text: str) -> bool:
-    """keyword@2: see the module docstring for which sentences each rule needs."""
+    """keyword@3: see the module docstring for which sentences each rule needs."""
+    # Past the opening window nothing more is read for the flag; the margin covers a decoded tail that may still
+    # change (a split multi-byte character, a space a tokenizer folds into the next token).
+    if len(strip_thinking(_without_open_thinking(text))) >= judge.opening_chars + _TAIL_MARGIN:
+        return True
     sents = stable_sentences(text)
     if not sents:
         return False

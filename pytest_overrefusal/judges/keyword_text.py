@@ -1,0 +1,43 @@
+"""How keyword judges read an answer: quotes made straight, code and first-person quoted speech blanked out,
+then cut into sentences. `judges/settled.py` reads partial answers the same way, from these same patterns."""
+from __future__ import annotations
+
+import re
+
+from pytest_overrefusal.judges.base import strip_thinking
+
+QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'",
+                        "\u201c": '"', "\u201d": '"', "\u00a0": " "})
+FENCE = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)", re.DOTALL)
+INLINE_CODE = re.compile(r"`[^`\n]*`")
+# Quoted speech ('"I won't," she said') is not the model's own voice.
+QUOTED = re.compile(r'(?<![\w])"([^"\n]{1,400})"(?![\w])')
+SENT_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+_FIRST_PERSON = re.compile(r"\bI\b")
+
+
+def unquote(match: re.Match[str]) -> str:
+    return " [quote] " if _FIRST_PERSON.search(match.group(1)) else match.group(0)
+
+
+def normalise(text: str) -> str:
+    text = strip_thinking(text or "").translate(QUOTES)
+    text = FENCE.sub(" [code] ", text)
+    text = INLINE_CODE.sub(" [code] ", text)
+    if '"' in text:
+        text = QUOTED.sub(unquote, text)
+    return text
+
+
+def sentences(text: str) -> list[str]:
+    out = []
+    for part in SENT_SPLIT.split(text):
+        part = re.sub(r"\s+", " ", part).strip(" *#>-\t")
+        if part:
+            out.append(part)
+    return out
+
+
+def search(pattern: re.Pattern[str], sentence: str) -> str | None:
+    m = pattern.search(sentence)
+    return m.group(0) if m else None
