@@ -1,4 +1,7 @@
-"""`python:module:attr`: any object with `generate(requests) -> responses`, or a factory returning one."""
+"""`python:module:attr`: any object with `generate(requests) -> responses`, or a factory returning one.
+
+The object says what else it can do with `capabilities = frozenset({...})` (names in backends/base.py, e.g.
+"logprobs", "stream", "continue"); one without the attribute is read by the methods it has."""
 from __future__ import annotations
 
 import importlib
