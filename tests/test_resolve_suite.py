@@ -51,7 +51,8 @@ def _via_marker(project: Path, ref: str) -> Path:
     def used(suite, cases, backend):
         raise _Used(suite.path)
 
-    run = SimpleNamespace(suites={}, settings=SimpleNamespace(data_dir=None, limit=None), results_for=used)
+    run = SimpleNamespace(suites={}, settings=SimpleNamespace(data_dir=None, limit=None),
+                          kind=lambda suite: SimpleNamespace(results_for=used))  # the suite kind's results
     with pytest.raises(_Used) as got:
         outcome_for_marker(SimpleNamespace(rootpath=project), run, SimpleNamespace(kwargs={"suite": ref}, args=()),
                            None)
