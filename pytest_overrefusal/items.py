@@ -1,6 +1,6 @@
-"""pytest nodes: a suite manifest file, one item per case, one gate item per suite.
-Preference suites: one item per pair (its ln-CHES), optionally one per pair for the reference log p(chosen)
-check, and one gate item bounding the flagged fraction."""
+"""pytest nodes: a suite manifest file, one item per case, one gate item per suite; each suite kind (kinds/)
+makes its own items and holds the results they read. Preference suites: one item per pair (its ln-CHES),
+optionally one per pair for the reference log p(chosen) check, and one gate item bounding the flagged fraction."""
 from __future__ import annotations
 
 import textwrap
@@ -92,6 +92,7 @@ class SuiteFile(pytest.File):
 
 class SuiteItem(pytest.Function):
     is_gate = False
+    fails_with_its_suite = True  # a suite that could not be evaluated fails this item with its one line
 
     def __init__(self, *, suite: Suite, case_id: str, **kwargs):
         super().__init__(**kwargs)
@@ -112,7 +113,7 @@ class SuiteItem(pytest.Function):
         fail_if_unloadable(self.config, self.funcargs["overrefusal_model"], self.suite_id)
         try:
             run = self._ensure_results()
-            message = run.suite_errors.get(self.suite_id, "") if not isinstance(self, PreferenceItem) else ""
+            message = run.suite_errors.get(self.suite_id, "") if self.fails_with_its_suite else ""
         except OverrefusalError as exc:  # a bad judge, an unreachable server: one line, not a traceback
             message = str(exc)
         if message:  # outside `except`: no "during handling ..." chained report
@@ -181,6 +182,8 @@ class GateItem(_GateReport, SuiteItem):
 
 class PreferenceItem(SuiteItem):
     """Items of a `kind: preference` suite: they need pair scores, not generated responses."""
+
+    fails_with_its_suite = False
 
 
 class PairItem(PreferenceItem):

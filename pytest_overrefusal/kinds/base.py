@@ -16,6 +16,16 @@ if TYPE_CHECKING:
     from ..suite import Suite
 
 
+class KindState:
+    """What every kind keeps for a session: the run it belongs to, its cases, their results, settled gates."""
+
+    def __init__(self, run: OverrefusalRun) -> None:
+        self.run = run
+        self.cases: dict[str, list] = {}
+        self.results: dict[tuple[str, str], object] = {}
+        self.outcomes: dict[str, object] = {}
+
+
 class SuiteKind(Protocol):
     name: ClassVar[str]  # the manifest's `kind:`
     suite_record: ClassVar[type]  # records.py type of a suite's report row

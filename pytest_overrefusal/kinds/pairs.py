@@ -11,19 +11,17 @@ from ..pair_scores import ScoreCounts
 from ..records import GateReport, PairRecord, PairSuiteRecord
 from ..sources import load_pair_cases
 from ..suite import PairCase, Suite
+from .base import KindState
 
 
-class PairSuites:
+class PairSuites(KindState):
     name: ClassVar[str] = "preference"
     suite_record: ClassVar[type] = PairSuiteRecord
     row_record: ClassVar[type] = PairRecord
     json_keys: ClassVar[tuple[str, str]] = ("preference_suites", "pairs")
 
     def __init__(self, run) -> None:
-        self.run = run
-        self.cases: dict[str, list[PairCase]] = {}
-        self.results: dict[tuple[str, str], PairResult] = {}
-        self.outcomes: dict[str, PairOutcome] = {}
+        super().__init__(run)  # cases, results (PairResult) and outcomes (PairOutcome) by suite
         self.references: dict[str, object] = {}  # reference model spec -> backend
         self.counts: dict[str, ScoreCounts] = {}  # suite id -> scores computed / taken from the cache
 

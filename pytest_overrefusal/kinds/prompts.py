@@ -8,23 +8,21 @@ from typing import ClassVar
 
 from ..engine import CaseResult, Engine, build_request
 from ..errors import BackendError, OverrefusalError
-from ..gates import SuiteOutcome, outcome
+from ..gates import outcome
 from ..records import CaseRecord, GateReport, SuiteRecord, comparison_record
 from ..sources import load_cases
 from ..suite import Case, Suite
+from .base import KindState
 
 
-class PromptSuites:
+class PromptSuites(KindState):
     name: ClassVar[str] = "prompts"
     suite_record: ClassVar[type] = SuiteRecord
     row_record: ClassVar[type] = CaseRecord
     json_keys: ClassVar[tuple[str, str]] = ("suites", "cases")
 
     def __init__(self, run) -> None:
-        self.run = run
-        self.cases: dict[str, list[Case]] = {}
-        self.results: dict[tuple[str, str], CaseResult] = {}
-        self.outcomes: dict[str, SuiteOutcome] = {}
+        super().__init__(run)  # cases, results (CaseResult) and outcomes (SuiteOutcome) by suite
         self.too_long: dict[tuple[str, str], str] = {}  # (suite, case) -> why it was skipped
         self.comparisons: dict[str, object] = {}  # suite id -> Comparison, or why not comparable
         self.engine: Engine | None = None
