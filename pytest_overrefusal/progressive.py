@@ -3,7 +3,7 @@
 
 Each round batches only the answers still undecided (suite by suite, longest first, full batches) and continues
 them from their exact token ids, so greedy decoding yields the text of one uninterrupted run. A backend that can
-stop single answers inside its own call (`stops_in_call`, hf) gets one round and a `stop_when` check instead.
+stop single answers inside its own call (capability `stop_when`, hf) gets one round and a `stop_when` check instead.
 An answer ends on its stop token (`eos`), at the suite's `max_new_tokens` (`length`), or when the judge's flag can
 no longer change (`verdict`, finish_reason "verdict"). Complete answers go to the response cache as in `full` mode; every answer's
 token ids go to the `partials` table, so a later `full` run or a larger budget continues them.

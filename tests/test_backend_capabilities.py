@@ -59,11 +59,22 @@ def test_continuing_must_be_declared_served_and_allowed():
     assert not has_capability(Refusing(), "continue")
 
 
-def test_in_call_stopping_is_said_by_the_attribute_too():
+def test_declared_capabilities_are_the_whole_truth_and_undeclared_objects_are_read_by_their_methods():
     backend = Declared()
     assert not has_capability(backend, "stop_when")
-    backend.stops_in_call = True
+    backend.capabilities = backend.capabilities | {"stop_when"}
     assert has_capability(backend, "stop_when")
+
+    class Streams:
+        def generate(self, requests):
+            return []
+
+        def generate_stream(self, requests):
+            return iter(())
+
+    assert has_capability(Streams(), "stream")  # no declaration: its method says it
+    Streams.capabilities = frozenset()
+    assert not has_capability(Streams(), "stream")  # declared without it: the method alone does not opt in
 
 
 def test_an_unknown_capability_is_a_programming_error():

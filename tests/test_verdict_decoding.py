@@ -169,7 +169,8 @@ def test_toy_verdict_and_full_agree_on_every_builtin_suite(monkeypatch):
     jobs_ = [(c, build_request(c, s)) for s, cases in suites for c in cases]
     found = {}
     for mode, in_call in (("full", True), ("verdict", True), ("rounds", False)):
-        monkeypatch.setattr(backend, "stops_in_call", in_call, raising=False)
+        declared = type(backend).capabilities
+        monkeypatch.setattr(backend, "capabilities", declared if in_call else declared - {"stop_when"}, raising=False)
         engine = Engine(backend=backend, judge=get_judge("keyword"), cache=None, progress=False,
                         decoding="full" if mode == "full" else "verdict")
         evaluation = engine.evaluate(jobs_)
@@ -195,7 +196,7 @@ def _same_flag_and_text(key, full, verdict):
 class InCallWordModel(WordModel):
     """Stops an answer inside its own call once `stop_when` accepts it (as hf does)."""
 
-    stops_in_call = True
+    capabilities = WordModel.capabilities | {"stop_when"}
 
     def continue_generation(self, requests, partials, max_new_tokens, stop_when=None):
         out = []

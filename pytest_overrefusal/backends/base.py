@@ -74,7 +74,7 @@ class Backend(Protocol):
 #   hidden_states  .model, .tokenizer and render(request) in this process (CHES, DRO training)
 #   continue       continue_generation(requests, partials, max_new_tokens, stop_when=None) grows answers from their
 #                  token ids (verdict decoding); an optional can_continue() may say no for a configuration
-#   stop_when      continue_generation honours stop_when inside one call (also said by `stops_in_call = True`)
+#   stop_when      continue_generation honours stop_when inside one call
 #   stream         generate_stream(requests) yields (index, Response) as answers arrive
 #   token_counts   prompt_token_counts(requests) -> list[int], with `context_length` (prompts checked before runs)
 CAPABILITIES: dict[str, tuple[str, str]] = {
@@ -97,7 +97,7 @@ def _callable(name: str) -> Callable[[object], bool]:
 _UNDECLARED: dict[str, Callable[[object], bool]] = {
     "logprobs": _callable("logprobs"),
     "hidden_states": lambda backend: all(hasattr(backend, n) for n in ("model", "tokenizer", "render")),
-    "stop_when": lambda backend: getattr(backend, "stops_in_call", False) is True,
+    "stop_when": lambda backend: False,  # needs "continue", which is always declared
     "stream": _callable("generate_stream"),
     "token_counts": _callable("prompt_token_counts"),
 }
@@ -107,13 +107,15 @@ def has_capability(backend: object, capability: str) -> bool:
     """Whether `backend` can do `capability` (a key of CAPABILITIES) now."""
     if capability not in CAPABILITIES:
         raise ValueError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITIES)}")
-    declared = getattr(backend, "capabilities", None) or ()
+    declared = getattr(backend, "capabilities", None)
+    if declared is None:  # an object from before the attribute: read by its methods
+        return capability != "continue" and _UNDECLARED[capability](backend)
     if capability == "continue":  # declared, served, and not refused by the backend's configuration
         if "continue" not in declared or not callable(getattr(backend, "continue_generation", None)):
             return False
         check = getattr(backend, "can_continue", True)  # e.g. hf: not while an extension steers generation
         return bool(check() if callable(check) else check)
-    return capability in declared or _UNDECLARED[capability](backend)
+    return capability in declared  # declared is the whole truth: a method alone does not opt in
 
 
 def require(backend: object, capability: str, feature: str, error: type[Exception] | None = None) -> None:

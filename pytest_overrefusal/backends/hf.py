@@ -32,7 +32,7 @@ def from_spec(spec: ModelSpec) -> "HFBackend":
 class HFBackend:
     """Weights load on the first generate()/logprobs() call: a run answered from the cache never imports torch."""
 
-    capabilities = frozenset({"logprobs", "continue", "hidden_states", "token_counts"})
+    capabilities = frozenset({"logprobs", "continue", "stop_when", "hidden_states", "token_counts"})
 
     def __init__(self, path_or_id: str, *, batch_size: int = 16, dtype: str | None = None,
                  device: str | None = None, chat_template: str | None = None, revision: str | None = None,
@@ -160,8 +160,6 @@ class HFBackend:
     def can_continue(self) -> bool:
         from .hf_continue import supports_continuation
         return supports_continuation(self)
-
-    stops_in_call = True  # continue_generation takes stop_when: answers stop inside one generate() call
 
     def continue_generation(self, requests, partials, max_new_tokens: int, stop_when=None):
         """Greedy answers grown to `max_new_tokens` new tokens from their token ids so far (verdict decoding)."""
