@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .backends.registry import DEFAULT_MODEL
+from .catalog import data_folder
 from .paths import user_cache_dir
 from .textfiles import cap
 
@@ -70,7 +71,7 @@ class Settings:
             model=get("model") or os.environ.get("OVERREFUSAL_MODEL") or DEFAULT_MODEL,
             suites=tuple(suites),
             judge=get("judge") or "keyword",
-            data_dir=path(get("data") or os.environ.get("OVERREFUSAL_DATA")),
+            data_dir=data_folder(get("data"), config.invocation_params.dir),
             cache_dir=None if no_cache else (path(get("cache")) or user_cache_dir()),
             report=path(get("report")),
             limit=_positive(get("limit"), "--overrefusal-limit"),

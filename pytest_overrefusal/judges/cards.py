@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -139,11 +138,13 @@ def measure(judge: Judge, folders: Sequence[Path], today: str | None = None) -> 
 
 
 def _default_data() -> Path:
-    root = os.environ.get("OVERREFUSAL_DATA")
-    if not root:
+    from ..catalog import data_folder
+
+    root = data_folder()
+    if root is None:
         raise JudgeError("no labelled completions: pass --data FOLDER or set OVERREFUSAL_DATA to the data mirror "
                          "(cards read its xstest/model_completions)")
-    return Path(root) / "xstest" / "model_completions"
+    return root / "xstest" / "model_completions"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
