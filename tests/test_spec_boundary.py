@@ -350,3 +350,18 @@ def test_redact_leaves_a_question_mark_that_ends_a_sentence_alone():
     text = "cannot connect to 127.0.0.1:9; is the server running at http://127.0.0.1:9/v1?"
     assert redact(text) == text
     assert redact("at http://h/v1?key=abc now") == "at http://h/v1?*** now"
+
+
+def test_a_class_named_in_a_python_spec_is_instantiated_with_the_options(tmp_path, monkeypatch):
+    (tmp_path / "classmodels.py").write_text(
+        "from pytest_overrefusal.backends.base import Response\n"
+        "class Model:\n"
+        "    def __init__(self, reply='Sure.'):\n"
+        "        self.reply = reply\n"
+        "    def generate(self, requests):\n"
+        "        return [Response(self.reply) for _ in requests]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plain, chosen = load_backend("python:classmodels:Model"), load_backend("python:classmodels:Model,reply=No.")
+    assert not isinstance(plain, type) and (plain.reply, chosen.reply) == ("Sure.", "No.")
+    from pytest_overrefusal.backends.base import ChatRequest
+    assert chosen.generate([ChatRequest.user("hi")])[0].text == "No."

@@ -23,7 +23,7 @@ def from_spec(spec: ModelSpec):
         obj = getattr(module, attr)
     except AttributeError:
         raise BackendError(f"model spec {spec}: module {module_name!r} has no attribute {attr!r}") from None
-    if not hasattr(obj, "generate"):
+    if isinstance(obj, type) or not hasattr(obj, "generate"):  # a class is a factory too, though it has generate
         if not callable(obj):
             raise BackendError(f"model spec {spec}: {attr!r} has no generate() method and is not callable")
         try:
