@@ -20,7 +20,7 @@ def write_report(path: Path, records, *, model: str, judge: str, settings: dict)
     suffix = path.suffix.lower()
     if suffix not in REPORT_FORMATS:
         raise OverrefusalError(f"--overrefusal-report {path}: unknown format {suffix!r}; "
-                               f"use .json, .csv, .parquet or .html")
+                               f"use {', '.join(REPORT_FORMATS[:-1])} or {REPORT_FORMATS[-1]}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
