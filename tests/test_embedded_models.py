@@ -56,3 +56,14 @@ def test_smollm2_runs_a_real_suite_subset(pytester, tmp_path):
     assert suite["n"] == 4 and doc["model"] == "smollm2"
     assert all(c["response"] for c in doc["cases"])  # a real model wrote real text
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+
+
+def test_smollm2_batches_64_and_runs_bf16_where_the_cpu_has_it_unless_the_spec_says_otherwise():
+    from pytest_overrefusal.backends.registry import load_backend
+    from pytest_overrefusal.backends.smollm2 import cpu_has_bf16
+
+    default, chosen = load_backend("smollm2"), load_backend("smollm2,batch_size=8")
+    assert (default.batch_size, chosen.batch_size) == (64, 8)
+    assert default.fingerprint == chosen.fingerprint  # the batch size is not part of what is cached
+    fp32 = load_backend("smollm2,dtype=float32")
+    assert (fp32.fingerprint != default.fingerprint) == cpu_has_bf16()  # answers of either dtype are cached apart

@@ -81,12 +81,28 @@ def run_demo(tmp_path, *args):
 
 
 def test_demo_ends_cleanly_with_failing_gates_and_says_where_the_report_is(tmp_path):
-    done = run_demo(tmp_path, "--model", "python:fakes:make,words=zzz")  # never refuses: harmful gate fails
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    done = run_demo(tmp_path, "--model", "python:fakes:make,words=zzz", "--threads", "1")  # never refuses
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]  # --threads is the demo's, not run's
     tail = done.stdout.strip().splitlines()[-2:]
     assert tail[0].startswith(f"report: {tmp_path / 'demo.json'}")
     assert tail[1].startswith("gates failed for starter-harmful")
     assert "Traceback" not in done.stderr
+
+
+def test_demo_threads_default_to_every_usable_core_and_can_be_chosen():
+    import os
+
+    import torch
+
+    from pytest_overrefusal.demo import _without_threads, use_threads
+
+    before = torch.get_num_threads()
+    try:
+        assert use_threads(None) == len(os.sched_getaffinity(0)) == torch.get_num_threads()
+        assert use_threads(1) == 1 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert _without_threads(["--threads", "3", "--limit", "4", "--threads=2"]) == ["--limit", "4"]
 
 
 def test_demo_fails_on_an_error_rather_than_hiding_it(tmp_path):
