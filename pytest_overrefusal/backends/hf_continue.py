@@ -6,6 +6,7 @@ one an uninterrupted run gives (up to the float noise a different batch shape al
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Sequence
 
 from ..continuation import Partial
@@ -19,8 +20,8 @@ def supports_continuation(backend) -> bool:
 
 def continue_generation(backend, requests: Sequence[ChatRequest], partials: Sequence[Partial | None],
                         max_new_tokens: int, stop_when: Callable[[int, str], bool] | None = None) -> list[Partial]:
-    """`stop_when(i, text)`: checked every few tokens inside the call; an answer it accepts stops there (its
-    row idles until the batch ends, which it does once every row has stopped): no prefill is paid twice."""
+    """`stop_when(i, text)`: checked every few tokens inside the call; an answer it accepts stops there and leaves
+    the batch (greedy_pruned): no prefill is paid twice, and no row waits for the batch's longest."""
     backend._ready()
     prompts = backend.tokenizer([backend.render(r) for r in requests], add_special_tokens=False)["input_ids"]
     out: list[Partial | None] = [None] * len(requests)
@@ -34,7 +35,8 @@ def continue_generation(backend, requests: Sequence[ChatRequest], partials: Sequ
     for step, rows in steps.items():
         prior = [list(partials[i].token_ids) if partials[i] is not None else [] for i in rows]
         check = None if stop_when is None else _VerdictStop(backend, rows, prior, stop_when)
-        grown = _generate(backend, [prompts[i] + ids for i, ids in zip(rows, prior)], step, check)
+        sequences = [prompts[i] + ids for i, ids in zip(rows, prior)]
+        grown = _generate(backend, sequences, step) if check is None else greedy_pruned(backend, sequences, step, check)
         for row, (i, ids, new) in enumerate(zip(rows, prior, grown)):
             if check is not None and row in check.at:
                 new = new[:check.at[row]]
@@ -42,55 +44,81 @@ def continue_generation(backend, requests: Sequence[ChatRequest], partials: Sequ
     return out  # type: ignore[return-value]
 
 
-def _generate(backend, sequences: list[list[int]], step: int, check=None) -> list[list[int]]:
+def _left_padded(backend, sequences: list[list[int]]):
     import torch
-    from transformers import GenerationConfig, StoppingCriteriaList
 
     pad = backend.tokenizer.pad_token_id
     width = max(len(s) for s in sequences)
     ids = torch.tensor([[pad] * (width - len(s)) + s for s in sequences], device=backend.device)
     mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=backend.device)
-    config = GenerationConfig(max_new_tokens=step, do_sample=False, pad_token_id=pad,
+    return ids, mask, width
+
+
+def _generate(backend, sequences: list[list[int]], step: int) -> list[list[int]]:
+    import torch
+    from transformers import GenerationConfig
+
+    ids, mask, width = _left_padded(backend, sequences)
+    config = GenerationConfig(max_new_tokens=step, do_sample=False, pad_token_id=backend.tokenizer.pad_token_id,
                               eos_token_id=list(backend.stop_ids))
     with torch.no_grad():
-        extra = {} if check is None else {"stopping_criteria": StoppingCriteriaList([check])}
-        if check is not None:
-            check.width = width
-        generated = backend.model.generate(input_ids=ids, attention_mask=mask, generation_config=config, **extra)
+        generated = backend.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
     return [row[width:].tolist() for row in generated]
 
 
+def greedy_pruned(backend, sequences: list[list[int]], step: int, check: "_VerdictStop") -> list[list[int]]:
+    """Greedy decoding, as `generate()` does it, that drops each row from the batch (and its KV cache) once it
+    ends or `check` stops it, so a batch costs what its running rows cost, not what its longest row costs."""
+    import torch
+
+    ids, mask, _ = _left_padded(backend, sequences)
+    new: list[list[int]] = [[] for _ in sequences]
+    live = list(range(len(sequences)))  # batch position -> row
+    stop_ids = set(backend.stop_ids)
+    # transformers renamed `past_key_values` to `cache` (5.2x); the vLLM environment pins an earlier release
+    cache_arg = "cache" if "cache" in inspect.signature(backend.model.forward).parameters else "past_key_values"
+    with torch.no_grad():
+        out = backend.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                            use_cache=True)
+        cache, logits = getattr(out, cache_arg), out.logits[:, -1, :]
+        for n in range(1, step + 1):
+            chosen = logits.argmax(-1).tolist()
+            keep = []
+            for k, (row, token) in enumerate(zip(live, chosen)):
+                new[row].append(token)
+                if token not in stop_ids and n < step and not check.stops(row, new[row]):
+                    keep.append(k)
+            if not keep:
+                break
+            if len(keep) < len(live):
+                index = torch.tensor(keep, device=mask.device)
+                cache.batch_select_indices(index)
+                mask, live = mask[index], [live[k] for k in keep]
+            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
+            tokens = torch.tensor([[new[row][-1]] for row in live], device=mask.device)
+            out = backend.model(input_ids=tokens, attention_mask=mask, position_ids=mask.sum(-1, keepdim=True) - 1,
+                                use_cache=True, **{cache_arg: cache})
+            cache, logits = getattr(out, cache_arg), out.logits[:, -1, :]
+    return new
+
+
 class _VerdictStop:
-    """A per-row stopping criterion: every `every` tokens, each running row's text so far goes to `stop_when`."""
+    """Every `every` new tokens, a running row's text so far goes to `stop_when`; `at` keeps where each stopped."""
 
     every = 4
 
     def __init__(self, backend, rows: list[int], prior: list[list[int]], stop_when):
         self.backend, self.rows, self.prior, self.stop_when = backend, rows, prior, stop_when
         self.at: dict[int, int] = {}  # row -> new tokens it kept when it stopped
-        self.width = 0
-        self.steps = 0
 
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
-
-        self.steps += 1
-        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        if self.steps % self.every:
-            return done
-        stop_ids = self.backend.stop_ids
-        for row in range(input_ids.shape[0]):
-            if row in self.at:
-                done[row] = True
-                continue
-            new = input_ids[row, self.width:].tolist()
-            if any(t in stop_ids for t in new):
-                continue  # ended by itself
-            text = self.backend.tokenizer.decode(self.prior[row] + new, skip_special_tokens=True).strip()
-            if self.stop_when(self.rows[row], text):
-                self.at[row] = len(new)
-                done[row] = True
-        return done
+    def stops(self, row: int, new: list[int]) -> bool:
+        if len(new) % self.every:
+            return False
+        text = self.backend.tokenizer.decode(self.prior[row] + new, skip_special_tokens=True).strip()
+        if self.stop_when(self.rows[row], text):
+            self.at[row] = len(new)
+            return True
+        return False
 
 
 def _partial(backend, prior: list[int], new: list[int], prompt_len: int) -> Partial:
