@@ -48,8 +48,8 @@ def parse_manifest(raw: Any, path: Path) -> Suite:
         v.fail("id", f"{show(sid)} must be lowercase letters, digits, '.', '_' or '-'")
     kind = v.string(top, "kind") or "prompts"
     if kind not in KIND_PARSERS:
-        v.fail("kind", f"must be one of {', '.join(repr(k) for k in KIND_PARSERS)} ('prompts' is the default), "
-                       f"got {show(kind)}")
+        default, *others = (repr(k) for k in KIND_PARSERS)
+        v.fail("kind", f"must be {default} (the default) or {', '.join(others)}, got {show(kind)}")
     return KIND_PARSERS[kind](v, top, sid, path)
 
 

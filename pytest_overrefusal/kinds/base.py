@@ -17,7 +17,19 @@ if TYPE_CHECKING:
 
 
 class KindState:
-    """What every kind keeps for a session: the run it belongs to, its cases, their results, settled gates."""
+    """What every kind keeps for a session: the run it belongs to, its cases, their results, settled gates.
+    A kind states what it is in its class line: `class X(KindState, name=..., suite_record=..., row_record=...,
+    json_keys=(...))`."""
+
+    name: ClassVar[str]
+    suite_record: ClassVar[type]
+    row_record: ClassVar[type]
+    json_keys: ClassVar[tuple[str, str]]
+
+    def __init_subclass__(cls, *, name: str, suite_record: type, row_record: type, json_keys: tuple[str, str],
+                          **rest) -> None:
+        super().__init_subclass__(**rest)
+        cls.name, cls.suite_record, cls.row_record, cls.json_keys = name, suite_record, row_record, json_keys
 
     def __init__(self, run: OverrefusalRun) -> None:
         self.run = run

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import ClassVar
 
 from ..pair_results import PairOutcome, PairResult, ches_scores, chosen_logps, preference
 from ..pair_scores import ScoreCounts
@@ -14,11 +13,8 @@ from ..suite import PairCase, Suite
 from .base import KindState
 
 
-class PairSuites(KindState):
-    name: ClassVar[str] = "preference"
-    suite_record: ClassVar[type] = PairSuiteRecord
-    row_record: ClassVar[type] = PairRecord
-    json_keys: ClassVar[tuple[str, str]] = ("preference_suites", "pairs")
+class PairSuites(KindState, name="preference", suite_record=PairSuiteRecord, row_record=PairRecord,
+                 json_keys=("preference_suites", "pairs")):
 
     def __init__(self, run) -> None:
         super().__init__(run)  # cases, results (PairResult) and outcomes (PairOutcome) by suite

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from typing import ClassVar
 
 from ..engine import CaseResult, Engine, build_request
 from ..errors import BackendError, OverrefusalError
@@ -15,11 +14,8 @@ from ..suite import Case, Suite
 from .base import KindState
 
 
-class PromptSuites(KindState):
-    name: ClassVar[str] = "prompts"
-    suite_record: ClassVar[type] = SuiteRecord
-    row_record: ClassVar[type] = CaseRecord
-    json_keys: ClassVar[tuple[str, str]] = ("suites", "cases")
+class PromptSuites(KindState, name="prompts", suite_record=SuiteRecord, row_record=CaseRecord,
+                   json_keys=("suites", "cases")):
 
     def __init__(self, run) -> None:
         super().__init__(run)  # cases, results (CaseResult) and outcomes (SuiteOutcome) by suite
