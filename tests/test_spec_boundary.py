@@ -365,3 +365,21 @@ def test_a_class_named_in_a_python_spec_is_instantiated_with_the_options(tmp_pat
     assert not isinstance(plain, type) and (plain.reply, chosen.reply) == ("Sure.", "No.")
     from pytest_overrefusal.backends.base import ChatRequest
     assert chosen.generate([ChatRequest.user("hi")])[0].text == "No."
+
+
+@pytest.mark.parametrize("declared", ['"streaming"', '{"stream", "telepathy"}'])
+def test_a_python_object_declaring_unknown_capabilities_is_one_line(tmp_path, monkeypatch, declared):
+    from pytest_overrefusal.errors import BackendError
+
+    (tmp_path / "capmodels.py").write_text(
+        "class Model:\n"
+        f"    capabilities = {declared}\n"
+        "    def generate(self, requests):\n"
+        "        return []\n"
+        "model = Model()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(BackendError) as info:
+        load_backend("python:capmodels:model")
+    message = str(info.value)
+    assert "\n" not in message and "not understood" in message and "logprobs" in message
+    assert ("telepathy" in message) or ("streaming" in message)

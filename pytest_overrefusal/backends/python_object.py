@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import BackendError
+from .base import CAPABILITIES
 from .registry import ModelSpec
 
 
@@ -43,3 +44,11 @@ def check_backend(obj, where: str) -> None:
     if not callable(getattr(obj, "generate", None)):
         raise BackendError(f"{where}: {type(obj).__name__} is not a backend: it needs a "
                            f"generate(requests) -> list[Response] method")
+    declared = getattr(obj, "capabilities", None)
+    names = [declared] if isinstance(declared, str) else (declared or ())  # a bare string is a typo for a set
+    unknown = sorted(str(c) for c in names if c not in CAPABILITIES)
+    if declared is not None and unknown:
+        from .registry import shown
+
+        raise BackendError(f"{where}: capabilities {shown(unknown, 80)} not understood; declare a set "
+                           f"of names from {', '.join(CAPABILITIES)}, e.g. frozenset({{'continue'}})")
