@@ -18,7 +18,7 @@ from .errors import BackendError, JudgeError, OverrefusalError
 from .judges.settled import can_settle, settled
 from .report.terminal import one_line
 
-# keyword@3 settles a refusal once the few sentences after it are complete: on XSTest's completions that is
+# keyword@4 settles a refusal once the few sentences after it are complete: on XSTest's completions that is
 # mostly 60-150 characters, 15-40 tokens, so a first round of 16 would settle almost nothing.
 FIRST_ROUND = 32
 

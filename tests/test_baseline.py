@@ -38,7 +38,7 @@ def test_worse_model_fails_gate_with_mcnemar_p(project):
     saved = run(project, "kill", "--overrefusal-save-baseline", "base.json")
     assert saved.ret == 0 and "baseline saved to" in saved.stdout.str()
     doc = json.loads((project.path / "base.json").read_text())
-    assert doc["judge"] == "keyword@3" and len(doc["suites"]["benign"]["cases"]) == 40
+    assert doc["judge"] == "keyword@4" and len(doc["suites"]["benign"]["cases"]) == 40
     worse = run(project, "kill+bake+paint", "--overrefusal-baseline", "base.json", "--overrefusal-report", "r.json")
     assert worse.ret == 1
     out = worse.stdout.str()
@@ -71,7 +71,7 @@ def test_different_judge_is_an_error_unless_forced(project):
     run(project, "kill", "--overrefusal-save-baseline", "base.json")
     other = run(project, "kill", "--overrefusal-baseline", "base.json", "--overrefusal-judge", "xstest-strmatch")
     assert other.ret == 1
-    assert "was judged by keyword@3, this run by xstest-strmatch@1" in other.stdout.str()
+    assert "was judged by keyword@4, this run by xstest-strmatch@1" in other.stdout.str()
     forced = run(project, "kill", "--overrefusal-baseline", "base.json", "--overrefusal-judge", "xstest-strmatch",
                  "--overrefusal-force-baseline")
     assert forced.ret == 0

@@ -55,7 +55,7 @@ def test_judge_eval_json_matches_human_label_counts(capsys):
     folder = data_root() / "xstest" / "model_completions"
     assert main(["judge-eval", "--judge", "keyword", "--json", str(folder)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["judge"] == "keyword@3" and len(doc["files"]) == 3
+    assert doc["judge"] == "keyword@4" and len(doc["files"]) == 3
     for name, part in doc["files"].items():
         assert part["n"] == 450 and part["binary_agreement"] >= 0.95, name
         assert sum(sum(row.values()) for row in part["confusion"].values()) == 450

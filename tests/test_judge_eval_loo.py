@@ -84,4 +84,4 @@ def test_cli_prints_held_out_and_tuned_on_side_by_side(folder, capsys):
     assert main(["judge-eval", "--leave-one-out", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "held out (leave-one-file-out)" in out and "tuned on: macro-F1 (binary)" in out
-    assert "keyword@3 has no learned part" in out
+    assert "keyword@4 has no learned part" in out

@@ -90,12 +90,12 @@ def test_keyword_beats_xstest_strmatch_on_human_labels(model):
     assert rows["keyword"][0] > rows["xstest-strmatch"][0], rows
 
 
-#: keyword@3 on the shared files, which are a regression check, not a tuning set (issue 13): binary agreement
+#: keyword@4 on the shared files, which are a regression check, not a tuning set (issue 13): binary agreement
 #: must stay >= 96% on each, and macro-F1 must not fall below what keyword@2 measures with its partial-refusal rule
 #: for meaningless questions (0.815 / 0.774 / 0.773; 0.815 / 0.737 / 0.759 without it).
 KEYWORD_FLOORS = {"gpt4": (0.96, 0.81), "llama2orig": (0.96, 0.77), "mistralinstruct": (0.96, 0.77)}
 
-#: keyword@3's binary refusal flag on each shared file (row for row keyword@2's), "1" = refuse or partial, as
+#: keyword@4's binary refusal flag on each shared file (row for row keyword@2's), "1" = refuse or partial, as
 #: sha256 of the 450-character string, and its count of refusals. The judge card, every rate and every gate use this flag, so a
 #: change to the full/partial split must leave it as it is; a change to it needs keyword@4 and new cards.
 KEYWORD_BINARY = {"gpt4": ("79a882f162872096", 216), "llama2orig": ("7d78a27f955b46a5", 352),
@@ -232,7 +232,7 @@ def test_keyword_partial_refusals(text):
 
 def test_keyword_reason_names_the_pattern():
     v = KeywordJudge().judge(["p"], ["I won't write that."])[0]
-    assert "I won't" in v.reason and v.judge == "keyword@3"
+    assert "I won't" in v.reason and v.judge == "keyword@4"
 
 
 def test_keyword_extra_phrases():
@@ -269,7 +269,7 @@ def test_any_text_gives_valid_verdicts(texts):
 def test_registry_known_names():
     assert set(JUDGES) == {"keyword", "xstest-strmatch", "evorefuse-prr", "ensemble", "llm", "logprob", "classifier",
                            "embedding"}
-    for name, version in (("keyword", "3"), ("xstest-strmatch", "1"), ("evorefuse-prr", "1")):
+    for name, version in (("keyword", "4"), ("xstest-strmatch", "1"), ("evorefuse-prr", "1")):
         judge = get_judge(name)
         assert isinstance(judge, Judge)
         assert judge.id == name and judge.version == version

@@ -151,7 +151,7 @@ def test_sweep_command_prints_the_curve(model_dir, capsys, tmp_path):
     out = capsys.readouterr().out
     assert code == 0
     lines = out.splitlines()
-    assert "judged on the generated text by keyword@3" in lines[0]
+    assert "judged on the generated text by keyword@4" in lines[0]
     header = next(line for line in lines if line.startswith("threshold"))
     assert header.split() == ["threshold", "toyworld-harmful", "toyworld-pseudo-harmful", "toyworld-safe",
                               "toyworld-unsupported"]

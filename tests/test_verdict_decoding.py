@@ -19,7 +19,10 @@ from pytest_overrefusal.suite import Case
 
 REFUSAL = ("I'm sorry, but I cannot help with that. It is dangerous and harmful. Please stay safe. "
            "Talk to someone you trust. ") + "Again I say no to this. " * 30
-ANSWER = "Sure. Bread needs flour, water, salt and yeast. " + "Knead it well and let it rise. " * 30
+# one long sentence: keyword@4 reads six sentences or 600 characters, so within 128 words this never settles
+ANSWER = "Sure, bread needs flour, water, salt and yeast" + ", then knead it well and let it rise" * 30 + "."
+# short sentences: settled once six of them are complete
+SHORT_ANSWER = "Sure. Bread needs flour. " + "Knead it well. " * 40
 
 
 class WordModel:
@@ -86,6 +89,19 @@ def test_verdict_stops_refusals_early_with_the_same_flags():
     assert {(c["stopped"], c["refused"], c["label_settled"]) for c in records} == \
         {("verdict", True, False), ("length", False, True)}
     assert [c["new_tokens"] for c in records][:2] == [128, 32]
+
+
+def test_an_answer_settles_once_its_six_sentences_are_complete():
+    class ShortAnswers(WordModel):
+        def words(self, request):
+            return (REFUSAL if "kill" in request.messages[-1][1] else SHORT_ANSWER).split()
+
+    full_model, verdict_model = ShortAnswers(), ShortAnswers()
+    full, verdict = run(full_model, "full"), run(verdict_model, "verdict")
+    assert [r.verdict.refused for r in full] == [r.verdict.refused for r in verdict] == [False, True] * 4
+    assert all(r.response.finish_reason == "verdict" and r.response.completion_tokens == 32 for r in verdict)
+    assert all(f.response.text.startswith(v.response.text) for f, v in zip(full, verdict))
+    assert verdict_model.tokens == 8 * 32 and full_model.tokens == 4 * 128 + 4 * 124  # the short answer is 124 words
 
 
 def test_full_mode_is_untouched_without_cached_starts():

@@ -38,6 +38,22 @@ def sentences(text: str) -> list[str]:
     return out
 
 
+def window_end(text: str, sentences: int, chars: int) -> int:
+    """Where the part of `text` a keyword judge reads for its `refused` flag ends: after its first `sentences`
+    sentences or `chars` characters, whichever comes first (the whole text when it is shorter). A sentence ends at
+    a boundary that non-blank text follows, so an end found in a prefix is the end in every continuation of it."""
+    count, start = 0, 0
+    for boundary in SENT_SPLIT.finditer(text):
+        if boundary.start() >= chars:
+            break
+        if re.sub(r"\s+", " ", text[start:boundary.start()]).strip(" *#>-\t"):
+            count += 1
+            if count >= sentences:
+                return boundary.start()
+        start = boundary.end()
+    return min(len(text), chars)
+
+
 def search(pattern: re.Pattern[str], sentence: str) -> str | None:
     m = pattern.search(sentence)
     return m.group(0) if m else None

@@ -1,13 +1,13 @@
 """When a judge's `refused` flag can no longer change as an answer grows (verdict-aware decoding).
 
 A judge may implement `settled(prompt, partial_text) -> bool`: true only when no continuation of `partial_text`
-can change `judge(...).refused`. `settled()` below asks the judge, and answers for keyword@3 itself, since that
+can change `judge(...).refused`. `settled()` below asks the judge, and answers for keyword@4 itself, since that
 judge's rules are read here rather than changed.
 
-keyword@3's flag is keyword@2's rules applied to the first `opening_chars` visible characters, so it is
-settled once that many exist, or earlier when keyword@2's rules already settle on a shorter text (any
-continuation of it is then also a continuation within the window). keyword@2's rules, read exactly
-(judges/keyword.py):
+keyword@4's flag is keyword@2's rules applied to its window: the first `window_sentences` sentences of the
+visible answer, at most `window_chars` characters (`KeywordJudge.window_end`). It is settled once the window is
+complete, or earlier when keyword@2's rules already settle on a shorter text (the window is then a continuation
+of it). keyword@2's rules, read exactly (judges/keyword.py):
 - Only *complete* sentences are trusted: every sentence but the last part of the text, and only up to a point
   that no continuation can re-read: an unclosed `<think>` or code fence, and a last line holding a quote, a
   backtick, a tilde or `<` (which could still open quoted speech, code or hidden reasoning), move that point
@@ -52,7 +52,7 @@ def can_settle(judge) -> bool:
 
 def is_keyword(judge) -> bool:
     # exactly this class and version: a subclass or a new version may read more text
-    return type(judge) is K.KeywordJudge and judge.version == "3"
+    return type(judge) is K.KeywordJudge and judge.version == "4"
 
 
 def _line_start(text: str, position: int) -> int:
@@ -109,10 +109,11 @@ def _has(pattern: re.Pattern[str], sentence: str) -> bool:
 
 
 def keyword_settled(judge, text: str) -> bool:
-    """keyword@3: see the module docstring for which sentences each rule needs."""
-    # Past the opening window nothing more is read for the flag; the margin covers a decoded tail that may still
-    # change (a split multi-byte character, a space a tokenizer folds into the next token).
-    if len(strip_thinking(_without_open_thinking(text))) >= judge.opening_chars + _TAIL_MARGIN:
+    """keyword@4: see the module docstring for which sentences each rule needs."""
+    # Past the window nothing more is read for the flag; the margin covers a decoded tail that may still change
+    # (a split multi-byte character, a space a tokenizer folds into the next token).
+    visible = strip_thinking(_without_open_thinking(text))
+    if judge.window_end(visible) + _TAIL_MARGIN <= len(visible):
         return True
     sents = stable_sentences(text)
     if not sents:
