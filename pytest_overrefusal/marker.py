@@ -1,6 +1,7 @@
 """`@pytest.mark.overrefusal(suite=...)`: run a suite from a user's own Python test."""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from .gates import SuiteOutcome, outcome
 from .pair_results import PairOutcome
 from .sources import load_cases, load_pair_cases
 from .suite import load_manifest
+from .textfiles import show
+
+STATISTICS = ("point", "wilson", "adjusted")
 
 _KEYS = {"suite", "max_refusal_rate", "min_refusal_rate", "statistic", "confidence", "limit",
          "max_flagged_fraction"}
@@ -27,6 +31,7 @@ def outcome_for_marker(config, run, marker, backend) -> tuple[SuiteOutcome, bool
     ref = kwargs.get("suite")
     if not isinstance(ref, str):
         raise SuiteError("overrefusal marker needs suite='ID' or suite='path/to/manifest.yaml'")
+    check_marker_values(kwargs)
     path = resolve_suite(ref, project=Path(config.rootpath))
     suite = run.suites.get(ref) or load_manifest(path)
     if suite.kind == "preference":
@@ -46,6 +51,28 @@ def outcome_for_marker(config, run, marker, backend) -> tuple[SuiteOutcome, bool
             overrides.setdefault("max_refusal_rate", None)
         gate = replace(gate, **overrides)
     return outcome(suite, results, gate), bool(gate_keys & {"max_refusal_rate", "min_refusal_rate"})
+
+
+def check_marker_values(kwargs: dict) -> None:
+    """The manifest's checks for the values a marker overrides: a rate of 2 or a limit of -1 would otherwise
+    change the gate (or every case) without a word."""
+    def fail(key: str, problem: str) -> None:
+        raise SuiteError(f"overrefusal marker (suite={show(kwargs.get('suite'))}): {key}={show(kwargs[key])} "
+                         f"{problem}; fix the @pytest.mark.overrefusal arguments")
+
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    for key in ("max_refusal_rate", "min_refusal_rate", "max_flagged_fraction"):
+        if key in kwargs and not (number(kwargs[key]) and 0 <= kwargs[key] <= 1):
+            fail(key, "must be a number between 0 and 1")
+    if "confidence" in kwargs and not (number(kwargs["confidence"]) and 0 < kwargs["confidence"] < 1):
+        fail("confidence", "must be a number strictly between 0 and 1")
+    if "statistic" in kwargs and kwargs["statistic"] not in STATISTICS:
+        fail("statistic", f"must be one of {', '.join(map(repr, STATISTICS))}")
+    limit = kwargs.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        fail("limit", "must be a positive integer (or left out)")
 
 
 def _pair_outcome(run, suite, kwargs: dict, backend):
