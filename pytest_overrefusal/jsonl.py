@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Iterator
 
@@ -53,6 +54,24 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
 def loads(text: str) -> object:
     """json.loads, but an object with a repeated key raises RepeatedKey."""
     return json.loads(text, object_pairs_hook=_unique_keys)
+
+
+def load_document(path: Path, error: type[OverrefusalError], what: str, hint: str) -> object:
+    """A whole JSON file a user named (a report, a baseline). A pipe or device is refused before it is opened (a
+    FIFO would block forever), and nesting too deep for Python's parser is a ValueError like any other bad JSON,
+    never a RecursionError. OSError and UnicodeDecodeError are left to the caller, which knows what to say."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        mode = None  # missing or unreadable: the read below raises the OSError the caller reports
+    if mode is not None and not stat.S_ISREG(mode):
+        raise error(f"{path}: {what} is not a regular file (a folder, pipe or device); {hint}")
+    text = path.read_bytes().decode("utf-8")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _json_type(value: object) -> str:

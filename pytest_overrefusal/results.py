@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from .errors import OverrefusalError
+from .jsonl import load_document
 from .records import PAIR_FIELDS, SCHEMA as REPORT_SCHEMA
 
 
@@ -43,16 +44,14 @@ def load_report(path: str | Path, require: tuple[str, ...] = ()) -> dict:
     file and the first field that is wrong. `require`: top-level lists that must be present besides `suites`."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        doc = load_document(path, OverrefusalError, "report", _GIVE)
     except UnicodeDecodeError:
         raise OverrefusalError(f"{path}: not a pytest-overrefusal JSON report (not UTF-8 text); {_GIVE}") from None
     except OSError as exc:
         raise OverrefusalError(f"{path}: cannot read ({exc.strerror or type(exc).__name__}); {_GIVE}") from None
-    if not text.strip():
-        raise OverrefusalError(f"{path}: not JSON (the file is empty); {_GIVE}")
-    try:
-        doc = json.loads(text)
     except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError) and not exc.doc.strip():
+            raise OverrefusalError(f"{path}: not JSON (the file is empty); {_GIVE}") from None
         where = f"line {exc.lineno} column {exc.colno}: " if isinstance(exc, json.JSONDecodeError) else ""
         raise OverrefusalError(f"{path}: not JSON ({where}{getattr(exc, 'msg', exc)}); {_GIVE}") from None
     problem = report_problem(doc, require)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import BaselineError
+from ..jsonl import load_document
 
 SCHEMA = "pytest-overrefusal/baseline-1"
 
@@ -37,7 +38,8 @@ def save_baseline(path: Path, suites: Iterable[dict], cases: Iterable[dict], *, 
 
 def load_baseline(path: Path) -> Baseline:
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        doc = load_document(Path(path), BaselineError, "--overrefusal-baseline file",
+                            "give the file written by --overrefusal-save-baseline")
     except OSError as exc:
         raise BaselineError(f"--overrefusal-baseline {path}: cannot read ({exc.strerror or exc}); save one "
                             f"first with --overrefusal-save-baseline") from None
