@@ -148,7 +148,9 @@ def os_error_text(exc: OSError) -> str:
 
 
 def _fail(prog: str, message: str) -> int:
-    print(f"{prog}: error: {' '.join(message.splitlines())}", file=sys.stderr)
+    # a path or value from the user may hold an escape sequence: shown escaped (\x1b), never sent to the terminal
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(message.splitlines()))
+    print(f"{prog}: error: {line}", file=sys.stderr)
     return 2
 
 
