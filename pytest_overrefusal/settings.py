@@ -51,11 +51,19 @@ class Settings:
 
     @classmethod
     def from_config(cls, config) -> "Settings":
+        sources: dict[str, str] = {}  # option name -> where its value came from, for messages
+
         def get(name: str):
-            value = config.getoption("overrefusal_" + name.replace("-", "_"))
+            key = "overrefusal_" + name.replace("-", "_")
+            value = config.getoption(key)
             if value in (None, [], ""):
-                value = config.getini("overrefusal_" + name.replace("-", "_")) or None
+                value = config.getini(key) or None
+                if value is not None:  # a bad ini value must be blamed on the ini file, not on a flag never typed
+                    sources[name] = f"ini option {key} in {config.inipath or 'the ini file'}"
             return value
+
+        def flag(name: str) -> str:
+            return sources.get(name, f"--overrefusal-{name}")
 
         def path(value) -> Path | None:
             if not value:
@@ -74,15 +82,15 @@ class Settings:
             data_dir=data_folder(get("data"), config.invocation_params.dir),
             cache_dir=None if no_cache else (path(get("cache")) or user_cache_dir()),
             report=path(get("report")),
-            limit=_positive(get("limit"), "--overrefusal-limit"),
-            max_new_tokens=_positive(get("max-new-tokens"), "--overrefusal-max-new-tokens"),
+            limit=_positive(get("limit"), flag("limit")),
+            max_new_tokens=_positive(get("max-new-tokens"), flag("max-new-tokens")),
             baseline=path(get("baseline")),
             save_baseline=path(get("save-baseline")),
-            alpha=_fraction(get("alpha"), "--overrefusal-alpha", 0.05),
-            tolerance=_fraction(get("tolerance"), "--overrefusal-tolerance", None),
+            alpha=_fraction(get("alpha"), flag("alpha"), 0.05),
+            tolerance=_fraction(get("tolerance"), flag("tolerance"), None),
             force_baseline=bool(config.getoption("overrefusal_force_baseline")),
             cache_source=cache_source,
-            decoding=_decoding(get("decoding")),
+            decoding=_decoding(get("decoding"), flag("decoding")),
         )
 
 
@@ -119,11 +127,11 @@ def _fraction(value, flag: str, default):
     return number
 
 
-def _decoding(value) -> str:
+def _decoding(value, flag: str = "--overrefusal-decoding") -> str:
     if value in (None, ""):
         return "verdict"
     text = str(value).strip().lower()
     if text not in ("verdict", "full"):
         from .errors import OverrefusalError
-        raise OverrefusalError(f"--overrefusal-decoding: expected verdict or full, got {cap(str(value), 80)!r}")
+        raise OverrefusalError(f"{flag}: expected verdict or full, got {cap(str(value), 80)!r}")
     return text
