@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from .errors import OverrefusalError
+from .output_guard import check_distinct, check_not_foreign
 from .report.files import REPORT_FORMATS
 from .report.terminal import one_line
 from .paths import user_cache_dir
@@ -20,6 +21,9 @@ CACHE_FILES = ("responses.sqlite", "responses.sqlite-wal", "responses.sqlite-shm
 
 
 def check_outputs(settings: Settings) -> None:
+    for other in ("save_baseline", "baseline"):  # saving over the baseline read is an update, and allowed
+        check_distinct({f"--overrefusal-{other.replace('_', '-')}": getattr(settings, other),
+                        "--overrefusal-report": settings.report})
     if settings.report is not None:
         check_report_path(settings.report)
     if settings.save_baseline is not None:
@@ -63,6 +67,7 @@ def check_file_path(path: Path, option: str) -> None:
     if path.exists() and not os.access(path, os.W_OK):
         raise OverrefusalError(f"{option} {_p(path)}: the file is read-only; make it writable or give another path")
     _check_folder_creatable(path.parent, option, "its folder", shown=path)
+    check_not_foreign(path, option)
 
 
 def check_cache_dir(folder: Path, source: str) -> None:
