@@ -61,7 +61,8 @@ def _scored_rows(args: argparse.Namespace, rows: list[tuple[int, dict]]) -> list
         if args.action == "score":
             raise ChesError("ches score needs --model SPEC (a model with hidden states: toy, smollm2, hf:PATH)")
         for lineno, row in rows:
-            if not isinstance(row.get("ln_ches"), (int, float)) or isinstance(row.get("ln_ches"), bool):
+            value = row.get("ln_ches")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:  # NaN: unsortable
                 raise ChesError(f"{args.pairs}:{lineno}: no numeric 'ln_ches'; pass --model SPEC to score the pairs")
         return [row for _, row in rows]
     from pytest_overrefusal.api import load_backend

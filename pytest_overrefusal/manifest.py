@@ -210,8 +210,9 @@ def _generation(v: "_Validator", top: dict) -> Generation:
     if not isinstance(max_new, int) or isinstance(max_new, bool) or max_new < 1:
         v.fail("generation.max_new_tokens", f"must be a positive integer, got {show(max_new)}")
     temperature = gen.get("temperature", 0.0)
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature < 0:
-        v.fail("generation.temperature", f"must be a number >= 0, got {show(temperature)}")
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) \
+            or not 0 <= temperature < float("inf"):  # NaN and .inf fail too: they would sample noise
+        v.fail("generation.temperature", f"must be a finite number >= 0, got {show(temperature)}")
     return Generation(system_prompt=v.string(gen, "system_prompt", "generation"),
                       max_new_tokens=max_new, temperature=float(temperature))
 
