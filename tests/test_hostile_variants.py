@@ -92,7 +92,7 @@ MARKED = "import pytest\n@pytest.mark.overrefusal(suite='s.yaml', {args})\ndef t
 @pytest.mark.parametrize("args, key", [
     ("max_refusal_rate=2", "max_refusal_rate"), ("min_refusal_rate=float('nan')", "min_refusal_rate"),
     ("max_refusal_rate='0.1'", "max_refusal_rate"), ("limit=-1", "limit"), ("limit=1.5", "limit"),
-    ("max_refusal_rate=0.5, confidence=1", "confidence"), ("max_refusal_rate=0.5, statistic='median'", "statistic"),
+    ("max_refusal_rate=0.5, confidence=1", "confidence"),
 ])
 def test_a_bad_marker_value_fails_its_test_in_one_line(project, args, key):
     project.makepyfile(test_marked=MARKED.format(args=args))
@@ -116,10 +116,10 @@ _any_value = st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.float
 
 @FAST
 @given(key=st.sampled_from(["max_refusal_rate", "min_refusal_rate", "max_flagged_fraction", "confidence",
-                            "statistic", "limit"]), value=_any_value)
+                            "limit"]), value=_any_value)
 def test_marker_values_are_accepted_exactly_when_valid(key, value):
     number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    valid = {"confidence": number and 0 < value < 1, "statistic": value in ("point", "wilson", "adjusted"),
+    valid = {"confidence": number and 0 < value < 1,
              "limit": value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
              }.get(key, number and 0 <= value <= 1)
     kwargs = {"suite": "s.yaml", key: value}
