@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import OverrefusalError
+from .errors import OverrefusalError, printable_line
 
 # Subcommands that live next to the code they drive, imported only when invoked. Each module offers
 # `configure(parser: argparse.ArgumentParser)` and `run(args) -> int` (raising OverrefusalError on bad input).
@@ -148,9 +148,7 @@ def os_error_text(exc: OSError) -> str:
 
 
 def _fail(prog: str, message: str) -> int:
-    # a path or value from the user may hold an escape sequence: shown escaped (\x1b), never sent to the terminal
-    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(message.splitlines()))
-    print(f"{prog}: error: {line}", file=sys.stderr)
+    print(f"{prog}: error: {printable_line(message)}", file=sys.stderr)
     return 2
 
 

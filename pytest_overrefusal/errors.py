@@ -6,6 +6,12 @@ class OverrefusalError(Exception):
     """Base for every error caused by user input; shown as one line, never a traceback."""
 
 
+def printable_line(message: str) -> str:
+    """An error message as the terminal shows it: one line, and a path or value from the user that holds an escape
+    sequence or other control character shown escaped (`\\x1b`), never sent to the terminal raw."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(str(message).splitlines()))
+
+
 class SuiteError(OverrefusalError):
     """A manifest or its data is malformed or missing."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .errors import OverrefusalError
+from .errors import OverrefusalError, printable_line
 from .run import OverrefusalRun
 from .settings import Settings
 
@@ -45,7 +45,7 @@ class OverrefusalSession:
                 _add_suite_args(config, settings)
             self = cls(config, _new_run(settings))
         except OverrefusalError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            raise pytest.UsageError(printable_line(str(exc))) from None
         config.stash[SESSION_KEY] = self
         capman = config.pluginmanager.getplugin("capturemanager")
         if capman is not None:  # download and toy-build progress show through output capture

@@ -201,6 +201,15 @@ def test_any_error_text_reaches_the_terminal_as_one_printable_line(capsys, text)
     assert got.endswith("\n") and got[:-1].isprintable()
 
 
+@pytest.mark.parametrize("option, value", [("--overrefusal-baseline", "b\x1b[31m.json"),
+                                           ("--overrefusal-report", "r\x1b[31m.txt"),
+                                           ("--overrefusal-limit", "\x1b[2J")])
+def test_plugin_usage_errors_show_escape_sequences_escaped(project, option, value):
+    result, out = run(project, "s.yaml", option, value)
+    assert result.ret == 4 and "\x1b" not in out
+    assert len(lines_with(out, "\\x1b")) == 1, out[-3000:]
+
+
 # -- ini values are blamed on the ini file ---------------------------------------------------------------------------
 @pytest.mark.parametrize("key, value", [("overrefusal_limit", "-3"), ("overrefusal_limit", "abc"),
                                         ("overrefusal_max_new_tokens", "0"), ("overrefusal_alpha", "nan"),
