@@ -85,6 +85,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.fix and not args.keep:
         raise MitigateError("nothing to evaluate: give at least one --fix SUITE (and --keep SUITE for the guard)")
+    _check_numbers(args)
     out: Path = args.out
     method = _method(args.method)
     options = _options(args.option)
@@ -129,6 +130,19 @@ def run(args: argparse.Namespace) -> int:
          "suites": [{**asdict(r), "verdict": r.verdict, "worsening": r.worsening} for r in rows]},
         indent=1) + "\n", encoding="utf-8")
     return 0 if ok else 1
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Before any data is built or evaluated: a bad number here used to surface minutes later, inside a child run
+    or as "no training examples", without naming the option."""
+    from pytest_overrefusal.settings import _positive
+
+    _positive(args.limit, "--limit")
+    _positive(args.max_new_tokens, "--max-new-tokens")
+    if args.n_train < 1:
+        raise MitigateError(f"--n-train {args.n_train} must be at least 1 (prompts drawn from a synthetic source)")
+    if not 0 <= args.harmful_ratio < float("inf"):  # NaN fails too
+        raise MitigateError(f"--harmful-ratio {args.harmful_ratio} must be a finite number >= 0")
 
 
 def _evaluate_all(model: str, aimed: list[tuple[str, str]], holdout: list[str], out: Path, when: str, args) -> dict:

@@ -323,3 +323,16 @@ def test_ches_filter_refuses_a_nan_score_naming_the_line(tmp_path, capsys):
                     '{"prompt": "r", "chosen": "a", "rejected": "b", "ln_ches": NaN}\n')
     assert main(["ches", "filter", "--keep", "1", str(path)]) == 2
     assert f"{path}:2" in one_cli_line(capsys)
+
+
+@pytest.mark.parametrize("option, value", [("--n-train", "0"), ("--harmful-ratio", "nan"), ("--harmful-ratio", "-1"),
+                                           ("--limit", "-3"), ("--max-new-tokens", "0")])
+def test_mitigate_numbers_are_checked_before_any_work(tmp_path, capsys, option, value):
+    out = tmp_path / "o"
+    argv = ["mitigate", "--method", "sft", "--model", "toy", "--fix", "starter-pseudo-malicious", "--out", str(out),
+            option, value]
+    with within(30):
+        assert main(argv) == 2
+    line = one_cli_line(capsys)
+    assert option in line and value in line
+    assert not out.exists()  # nothing built, nothing evaluated
