@@ -11,6 +11,7 @@ from .engine import CaseResult
 from .errors import OverrefusalError
 from .report.terminal import terminal_text
 from .suite import Suite, load_manifest
+from .textfiles import show
 
 
 def get_run(config):
@@ -55,6 +56,11 @@ def fail_if_unloadable(config, model, suite_id: str | None = None) -> None:
     a pointer to it; every selected suite records the line, so the summary and the report name it."""
     from .boundary import UnloadableModel
 
+    if not isinstance(model, UnloadableModel) and not callable(getattr(model, "generate", None)):
+        # an overridden fixture that returned None or a spec string: None once passed every item a KeyError
+        model = UnloadableModel(f"the overrefusal_model fixture returned {show(model)}, which has "
+                                f"no generate(requests) method; return a model object (or leave the fixture out "
+                                f"and use --overrefusal-model SPEC)")
     if not isinstance(model, UnloadableModel):
         return
     run = get_run(config)

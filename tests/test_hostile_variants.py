@@ -336,3 +336,16 @@ def test_mitigate_numbers_are_checked_before_any_work(tmp_path, capsys, option, 
     line = one_cli_line(capsys)
     assert option in line and value in line
     assert not out.exists()  # nothing built, nothing evaluated
+
+
+# -- an overridden model fixture that returns no model -----------------------------------------------------------
+@pytest.mark.parametrize("returned", ["None", "'toy'", "42"])
+def test_a_model_fixture_returning_no_model_is_one_line_once(project, returned):
+    project.makeconftest(f"import pytest\n@pytest.fixture(scope='session')\ndef overrefusal_model():\n"
+                         f"    return {returned}\n")
+    project.makepyfile(test_marked=MARKED.format(args="max_refusal_rate=0.5"))
+    result, out = run(project, "s.yaml", "test_marked.py")
+    assert result.ret == 1 and "KeyError" not in out
+    named = [line for line in lines_with(out, "overrefusal_model fixture returned")
+             if not line.startswith(("ERROR ", "FAILED ", "suite mini not evaluated: "))]  # recap, summary
+    assert len(named) == 1 and "generate(requests)" in named[0], out[-3000:]
