@@ -16,6 +16,11 @@ class SuiteError(OverrefusalError):
     """A manifest or its data is malformed or missing."""
 
 
+class DataUnavailable(SuiteError):
+    """A valid suite whose data is not here (no local copy, hub or download unreachable): the one suite error that
+    skips the suite when pytest only reached it by walking a folder, so the rest still runs."""
+
+
 class BackendError(OverrefusalError):
     """A model spec is unknown, cannot load, or lacks a needed capability."""
 

@@ -5,7 +5,7 @@ import hashlib
 from pathlib import Path
 from typing import Iterator, TypeVar
 
-from .errors import SuiteError
+from .errors import DataUnavailable, SuiteError
 from .rows import finish, to_cases, to_pairs
 from .suite import Case, PairCase, Suite
 from .tables import Placed, Row, placed_rows
@@ -54,11 +54,14 @@ def _rows(suite: Suite, data_dir: Path | None) -> tuple[str, Iterator[Placed]]:
     if src.url and src.sha256:  # a data folder that holds the file won above; else the pinned download
         from .download import fetch
 
-        path = fetch(suite.id, src.url, src.sha256, src.data)
+        try:
+            path = fetch(suite.id, src.url, src.sha256, src.data)
+        except SuiteError as exc:
+            raise DataUnavailable(str(exc)) from None
         return str(path), placed_rows(path)
     if src.hf:
         return f"{cap(src.hf, 120)} (HF hub)", _hf_rows(suite)
-    raise SuiteError(_missing_message(suite, data_dir))
+    raise DataUnavailable(_missing_message(suite, data_dir))
 
 
 def _stay_inside(suite: Suite, path: Path) -> None:
@@ -89,14 +92,14 @@ def _hf_rows(suite: Suite) -> Iterator[Placed]:
         import datasets  # heavy; only when a suite really needs the hub
     except ImportError:
         how = cap(src.get_it or "provide a local copy", 300)
-        raise SuiteError(f"suite {suite.id}: data is on the HF hub ({cap(src.hf, 120)}) but the 'datasets' "
+        raise DataUnavailable(f"suite {suite.id}: data is on the HF hub ({cap(src.hf, 120)}) but the 'datasets' "
                          f"package is missing; pip install datasets, or {how}") from None
     try:
         ds = datasets.load_dataset(src.hf, src.hf_config, split=src.hf_split, revision=src.hf_revision)
     except Exception as exc:  # offline, gated, renamed: all end the same way for the user
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         how = cap(src.get_it or "download it and pass --overrefusal-data", 300)
-        raise SuiteError(f"suite {suite.id}: cannot load {cap(src.hf, 120)} from the HF hub ({cap(first)}); {how}"
+        raise DataUnavailable(f"suite {suite.id}: cannot load {cap(src.hf, 120)} from the HF hub ({cap(first)}); {how}"
                          ) from None
     for index, row in enumerate(ds):
         yield f": row {index}", dict(row)

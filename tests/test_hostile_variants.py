@@ -349,3 +349,31 @@ def test_a_model_fixture_returning_no_model_is_one_line_once(project, returned):
     named = [line for line in lines_with(out, "overrefusal_model fixture returned")
              if not line.startswith(("ERROR ", "FAILED ", "suite mini not evaluated: "))]  # recap, summary
     assert len(named) == 1 and "generate(requests)" in named[0], out[-3000:]
+
+
+# -- a broken manifest reached by walking a folder fails the run; a suite without its data is still skipped --------
+@pytest.mark.parametrize("broken", [MANIFEST.replace("0.5}", "7}").replace("id: mini", "id: other"),
+                                    MANIFEST.replace("expect: comply", "expect: maybe").replace("id: mini", "id: o2"),
+                                    MANIFEST])  # the last: the same id as s.yaml
+def test_a_broken_manifest_under_a_walked_folder_is_an_error_not_a_skip(project, broken):
+    (project.path / "sub").mkdir()
+    (project.path / "sub" / "b.yaml").write_text(broken)
+    (project.path / "sub" / "rows.jsonl").write_text(json.dumps(ROWS[0]) + "\n")
+    result, out = run(project, ".")
+    assert result.ret == 2, out[-3000:]  # collection error: the run never goes green past it
+    assert len([line for line in lines_with(out, "b.yaml") if "ERROR" not in line]) == 1, out[-3000:]
+
+
+def test_a_walked_suite_without_its_data_is_still_skipped(project):
+    (project.path / "sub").mkdir()
+    (project.path / "sub" / "d.yaml").write_text(MANIFEST.replace("id: mini", "id: elsewhere").replace(
+        "{file: rows.jsonl}", "{data: nowhere/rows.jsonl, get_it: 'ask the team'}"))
+    result, out = run(project, ".")
+    assert result.ret == 0 and len(lines_with(out, "suite skipped: suite elsewhere")) == 1, out[-3000:]
+
+
+def test_a_broken_manifest_not_picked_by_the_suite_option_is_ignored(project):
+    (project.path / "sub").mkdir()
+    (project.path / "sub" / "b.yaml").write_text(MANIFEST.replace("0.5}", "7}").replace("id: mini", "id: other"))
+    result, out = run(project, ".", "--overrefusal-suite", "mini")
+    assert result.ret == 0, out[-3000:]
