@@ -54,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data:
         parser.error("no benchmark data: pass --data DIR or set OVERREFUSAL_DATA")
     settings = SMOKE if args.smoke else FULL
-    _check_config(args.out, {"smoke": args.smoke, "settings": settings, "data": str(Path(args.data).resolve())})
+    from pytest_overrefusal.api import get_judge
+    # the judge's version too: rows judged by two versions of the keyword judge would not be comparable
+    _check_config(args.out, {"smoke": args.smoke, "settings": settings, "data": str(Path(args.data).resolve()),
+                             "judge": get_judge("keyword").tag})
     run = Runner(args.out, _base(args), settings, args.data)
     if args.rows == "displacement":
         print(displacement(run), flush=True)

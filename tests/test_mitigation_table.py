@@ -94,6 +94,14 @@ def test_a_resumed_run_with_other_settings_stops(tmp_path, processes):
         mitigation_table.main(["--out", str(tmp_path / "out"), "--data", str(tmp_path), "--method", "none"])
 
 
+def test_a_resumed_run_under_another_judge_version_stops(tmp_path, processes):
+    _table(tmp_path, "--method", "none")
+    config = tmp_path / "out" / "config.json"
+    config.write_text(config.read_text().replace('"keyword@', '"keyword@0'))  # as if written by another version
+    with pytest.raises(SystemExit, match="holds other settings than this run's"):
+        _table(tmp_path, "--method", "none")
+
+
 def test_the_threshold_is_chosen_by_balanced_accuracy_on_validation():
     def point(t, over, harm):
         return {"knob": "threshold", "value": t, "groups": {"validation-pseudo": {"refusal_rate": over},
