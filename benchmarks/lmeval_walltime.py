@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,9 +34,18 @@ def model_dir(name: str) -> Path:
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    CPU_SECONDS.append(_children_cpu() - cpu)  # what load on the machine inflates least
     return time.perf_counter() - started, proc
+
+
+CPU_SECONDS: list[float] = []
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_lmeval(model: Path, tasks: Path, task: str, batch: int, out: Path) -> tuple[float, float]:
@@ -87,17 +97,20 @@ def main() -> None:
                 extra += [f"--overrefusal-{flag}", str(value)]
         if cli_main(export) != 0:
             sys.exit("export failed")
-        lm_times, plugin_times = [], []
+        lm_times, plugin_times, lm_cpu, plugin_cpu = [], [], [], []
         for _ in range(args.repeats):  # alternating, so drifting machine load hits both alike
             took, lm_rate = run_lmeval(model, work / "tasks", task_name(args.suite), args.batch_size, work)
             lm_times.append(took)
+            lm_cpu.append(CPU_SECONDS[-1])
             took, plugin_rate = run_plugin(model, manifest, args.batch_size, work, extra)
             plugin_times.append(took)
+            plugin_cpu.append(CPU_SECONDS[-1])
     lm, plugin = min(lm_times), min(plugin_times)
     print(f"{args.suite} (limit {args.limit}, max_new_tokens {args.max_new_tokens or 'from suite'}) on {args.model} (batch {args.batch_size}, greedy, keyword judge): "
           f"lm_eval {lm:.1f}s  plugin {plugin:.1f}s  ratio {plugin / lm:.3f}  | refusal rate lm_eval {lm_rate:.4f} "
           f"plugin {plugin_rate:.4f}  (all lm_eval {['%.1f' % t for t in lm_times]}, "
           f"plugin {['%.1f' % t for t in plugin_times]})")
+    print(f"CPU seconds: lm_eval {min(lm_cpu):.1f}  plugin {min(plugin_cpu):.1f}  ratio {min(plugin_cpu) / min(lm_cpu):.3f}")
     if abs(lm_rate - plugin_rate) > 1e-12:
         sys.exit("refusal rates differ: the two runs did not measure the same thing")
 
