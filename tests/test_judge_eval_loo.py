@@ -85,3 +85,23 @@ def test_cli_prints_held_out_and_tuned_on_side_by_side(folder, capsys):
     out = capsys.readouterr().out
     assert "held out (leave-one-file-out)" in out and "tuned on: macro-F1 (binary)" in out
     assert "keyword@4 has no learned part" in out
+
+
+def test_csvs_that_are_not_labelled_completions_are_named_with_what_they_lack(tmp_path, capsys):
+    (tmp_path / "prompts.csv").write_text('prompt,completion\n"a","b"\n')
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("prompt,completion,final_label\n")
+    assert main(["judge-eval", "--judge", "keyword", str(tmp_path)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert "prompts.csv: no final_label column" in err and "empty.csv: no rows" in err and "header.csv: no rows" in err
+    assert main(["judge-eval", "--judge", "keyword", str(tmp_path / "prompts.csv")]) != 0
+    assert f"{tmp_path / 'prompts.csv'}: no final_label column" in capsys.readouterr().err
+
+
+def test_a_folder_may_hold_other_csvs_beside_the_labelled_ones(tmp_path):
+    from pytest_overrefusal.judges.evaluation import labelled_files
+
+    (tmp_path / "prompts.csv").write_text('prompt,type\n"a","b"\n')
+    (tmp_path / "done.csv").write_text('prompt,completion,final_label\n"a","b","1_full_compliance"\n')
+    assert labelled_files([tmp_path]) == [tmp_path / "done.csv"]

@@ -70,23 +70,40 @@ def combine(parts: Iterable[Agreement]) -> Agreement:
 
 
 def labelled_files(folders: Sequence[Path]) -> list[Path]:
-    """Every *.csv in the folders whose header has prompt, completion and final_label."""
-    found = []
+    """Every *.csv in the folders whose header has prompt, completion and final_label. A file named on its own
+    must have them; in a folder, other CSVs (the prompt list beside the completions) are passed over, and are
+    named with what they lack when no file qualifies."""
+    found, passed_over = [], []
     for folder in folders:
         folder = Path(folder)
         if not folder.exists():
             raise JudgeError(f"{folder}: no such folder; pass folders of XSTest-format completion CSVs")
         for path in sorted([folder] if folder.is_file() else folder.glob("*.csv")):
-            rows = csv_dicts(path, JudgeError, WHAT)
-            try:
-                first = next(rows, None)
-            finally:
-                rows.close()
-            if first is not None and all(col in first[1] for col in REQUIRED):
+            lacks = _lacks(path)
+            if not lacks:
                 found.append(path)
+            elif folder.is_file():
+                raise JudgeError(f"{path}: {lacks}; an XSTest-format file needs the columns {', '.join(REQUIRED)}")
+            else:
+                passed_over.append(f"{path.name}: {lacks}")
     if not found:
-        raise JudgeError(f"no CSV with columns {', '.join(REQUIRED)} in {', '.join(map(str, folders))}")
+        seen = f" ({'; '.join(passed_over[:5])}{'; ...' if len(passed_over) > 5 else ''})" if passed_over else ""
+        raise JudgeError(f"no CSV with columns {', '.join(REQUIRED)} in {', '.join(map(str, folders))}{seen}; "
+                         f"pass folders or files of XSTest-format completions")
     return found
+
+
+def _lacks(path: Path) -> str:
+    """What keeps `path` from being a labelled file ('' when nothing does)."""
+    rows = csv_dicts(path, JudgeError, WHAT)
+    try:
+        first = next(rows, None)
+    finally:
+        rows.close()
+    if first is None:
+        return "no rows"
+    missing = [col for col in REQUIRED if col not in first[1]]
+    return f"no {', '.join(missing)} column" if missing else ""
 
 
 ANNOTATORS = ("annotation_1", "annotation_2")
