@@ -113,16 +113,18 @@ class Runner:
         if report.is_file():
             return json.loads(report.read_text())["_seconds"]
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--overrefusal-model", spec,
-                   "--overrefusal-report", str(report), "--overrefusal-limit", str(limit), "--overrefusal-data",
-                   self.data, "--overrefusal-max-new-tokens", self.s["max_new_tokens"],
+                   "--overrefusal-report", str(report), "--overrefusal-data", self.data,
+                   "--overrefusal-max-new-tokens", self.s["max_new_tokens"],
+                   *(["--overrefusal-limit", str(limit)] if limit else []),  # 0: every case
                    *(["--overrefusal-no-cache"] if no_cache else ["--overrefusal-cache", str(self.cache)])]
         for suite in suites:
             command += ["--overrefusal-suite", suite]
         began = time.perf_counter()
-        subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
+        done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True)
         seconds = time.perf_counter() - began
         if not report.is_file():
-            raise SystemExit(f"the plugin wrote no report for {spec} on {', '.join(suites)}")
+            said = " | ".join(line for line in (done.stdout + done.stderr).splitlines()[-3:] if line.strip())
+            raise SystemExit(f"the plugin wrote no report for {spec} on {', '.join(suites)}: {said[-400:]}")
         _add_seconds(report, seconds)
         return seconds
 

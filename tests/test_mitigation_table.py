@@ -32,6 +32,8 @@ class FakeProcesses:
 
     def __call__(self, command, **kwargs):
         self.runs.append(command)
+        if "--overrefusal-limit" in command:  # as the plugin does: a limit is a positive integer
+            assert int(command[command.index("--overrefusal-limit") + 1]) > 0, command
         suites = [command[i + 1] for i, a in enumerate(command) if a == "--overrefusal-suite"]
         if self.fail_on and any(self.fail_on in s for s in suites):
             self.fail_on = None
@@ -40,7 +42,7 @@ class FakeProcesses:
         report.write_text(json.dumps(_report(suites)))
 
         class Done:
-            returncode = 0
+            returncode, stdout, stderr = 0, "", ""
         return Done()
 
 
@@ -92,6 +94,13 @@ def test_a_resumed_run_with_other_settings_stops(tmp_path, processes):
     _table(tmp_path, "--method", "none")
     with pytest.raises(SystemExit, match="holds other settings than this run's"):
         mitigation_table.main(["--out", str(tmp_path / "out"), "--data", str(tmp_path), "--method", "none"])
+
+
+def test_full_settings_evaluate_the_starter_suites_whole(tmp_path, processes):
+    assert mitigation_table.main(["--out", str(tmp_path / "out"), "--data", str(tmp_path), "--method", "none"]) == 0
+    starters = [run for run in processes.runs if any(a.startswith("starter-") for a in run)]
+    assert starters and all("--overrefusal-limit" not in run for run in starters)
+    assert all(run[run.index("--overrefusal-limit") + 1] == "100" for run in processes.runs if run not in starters)
 
 
 def test_a_resumed_run_under_another_judge_version_stops(tmp_path, processes):
