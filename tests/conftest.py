@@ -1,4 +1,5 @@
 import os
+import sys
 
 import pytest
 
@@ -23,6 +24,26 @@ try:
     import pyarrow  # noqa: F401
 except ImportError:  # the reports extra is optional
     pass
+
+
+
+def pytest_runtest_setup(item):
+    if "pytester" in getattr(item, "fixturenames", ()):
+        _embedded_model_classes()
+
+
+def _embedded_model_classes() -> None:
+    """Same as pandas above, for the classes the embedded models (toy, SmolLM2: Llama) load: first imported inside
+    an in-process pytester run, they were removed with its snapshot, and transformers then failed to import
+    LlamaConfig again for every later test in the process (a test-order failure: fine in the full suite's order,
+    broken when test_run_boundary.py ran just before test_spec_boundary.py)."""
+    if "transformers.models.llama.modeling_llama" in sys.modules:
+        return
+    try:
+        import transformers.models.llama.modeling_llama  # noqa: F401
+    except ImportError:  # an environment without transformers runs no model in-process
+        pass
+
 
 # Two torch threads on a loaded 2-core machine run ~30x slower than one (environment.md, section 3).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
