@@ -58,8 +58,9 @@ def loads(text: str) -> object:
 
 def load_document(path: Path, error: type[OverrefusalError], what: str, hint: str) -> object:
     """A whole JSON file a user named (a report, a baseline). A pipe or device is refused before it is opened (a
-    FIFO would block forever), and nesting too deep for Python's parser is a ValueError like any other bad JSON,
-    never a RecursionError. OSError and UnicodeDecodeError are left to the caller, which knows what to say."""
+    FIFO would block forever), and nesting too deep for Python's parser is one `error` line, never a
+    RecursionError. OSError, UnicodeDecodeError and other bad JSON (ValueError) are left to the caller, which knows
+    what to say."""
     path = Path(path)
     try:
         mode = path.stat().st_mode
@@ -71,7 +72,7 @@ def load_document(path: Path, error: type[OverrefusalError], what: str, hint: st
     try:
         return json.loads(text)
     except RecursionError:
-        raise ValueError("nested too deeply") from None
+        raise error(f"{path}: {what} is not JSON (nested too deeply); {hint}") from None
 
 
 def _json_type(value: object) -> str:
