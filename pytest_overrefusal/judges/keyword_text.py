@@ -30,12 +30,12 @@ def normalise(text: str) -> str:
 
 
 def sentences(text: str) -> list[str]:
-    out = []
-    for part in SENT_SPLIT.split(text):
-        part = re.sub(r"\s+", " ", part).strip(" *#>-\t")
-        if part:
-            out.append(part)
-    return out
+    return [s for s in map(clean_sentence, SENT_SPLIT.split(text)) if s]
+
+
+def clean_sentence(part: str) -> str:
+    """One piece between sentence boundaries as the rules read it; '' when it holds no sentence (list bullets)."""
+    return re.sub(r"\s+", " ", part).strip(" *#>-\t")
 
 
 def window_end(text: str, sentences: int, chars: int) -> int:
@@ -46,7 +46,7 @@ def window_end(text: str, sentences: int, chars: int) -> int:
     for boundary in SENT_SPLIT.finditer(text):
         if boundary.start() >= chars:
             break
-        if re.sub(r"\s+", " ", text[start:boundary.start()]).strip(" *#>-\t"):
+        if clean_sentence(text[start:boundary.start()]):
             count += 1
             if count >= sentences:
                 return boundary.start()

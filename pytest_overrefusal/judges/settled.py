@@ -96,12 +96,7 @@ def stable_sentences(text: str) -> list[str]:
     if '"' in shown:
         shown = T.QUOTED.sub(T.unquote, shown)
     parts = T.SENT_SPLIT.split(shown)[:-1]  # the last part may still grow
-    out = []
-    for part in parts:
-        part = re.sub(r"\s+", " ", part).strip(" *#>-\t")
-        if part:
-            out.append(part)
-    return out
+    return [s for s in map(T.clean_sentence, parts) if s]
 
 
 def _has(pattern: re.Pattern[str], sentence: str) -> bool:
