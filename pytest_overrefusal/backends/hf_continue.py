@@ -6,11 +6,11 @@ one an uninterrupted run gives (up to the float noise a different batch shape al
 """
 from __future__ import annotations
 
-import inspect
 from typing import Callable, Sequence
 
 from ..continuation import Partial
 from .base import ChatRequest
+from .hf_kv import Prefill, left_padded, trim_padding
 
 
 def supports_continuation(backend) -> bool:
@@ -44,21 +44,12 @@ def continue_generation(backend, requests: Sequence[ChatRequest], partials: Sequ
     return out  # type: ignore[return-value]
 
 
-def _left_padded(backend, sequences: list[list[int]]):
-    import torch
-
-    pad = backend.tokenizer.pad_token_id
-    width = max(len(s) for s in sequences)
-    ids = torch.tensor([[pad] * (width - len(s)) + s for s in sequences], device=backend.device)
-    mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=backend.device)
-    return ids, mask, width
-
-
 def _generate(backend, sequences: list[list[int]], step: int) -> list[list[int]]:
     import torch
     from transformers import GenerationConfig
 
-    ids, mask, width = _left_padded(backend, sequences)
+    ids, mask = left_padded(sequences, backend.tokenizer.pad_token_id, backend.device)
+    width = ids.shape[1]
     config = GenerationConfig(max_new_tokens=step, do_sample=False, pad_token_id=backend.tokenizer.pad_token_id,
                               eos_token_id=list(backend.stop_ids))
     with torch.no_grad():
@@ -71,16 +62,11 @@ def greedy_pruned(backend, sequences: list[list[int]], step: int, check: "_Verdi
     ends or `check` stops it, so a batch costs what its running rows cost, not what its longest row costs."""
     import torch
 
-    ids, mask, _ = _left_padded(backend, sequences)
     new: list[list[int]] = [[] for _ in sequences]
-    live = list(range(len(sequences)))  # batch position -> row
     stop_ids = set(backend.stop_ids)
-    # transformers renamed `past_key_values` to `cache` (5.2x); the vLLM environment pins an earlier release
-    cache_arg = "cache" if "cache" in inspect.signature(backend.model.forward).parameters else "past_key_values"
     with torch.no_grad():
-        out = backend.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                            use_cache=True)
-        cache, logits = getattr(out, cache_arg), out.logits[:, -1, :]
+        first = Prefill(backend.model, sequences, backend.tokenizer.pad_token_id, backend.device)
+        cache, mask, logits, live = first.cache, first.mask, first.logits, first.rows  # live: batch position -> row
         for n in range(1, step + 1):
             chosen = logits.argmax(-1).tolist()
             keep = []
@@ -93,12 +79,12 @@ def greedy_pruned(backend, sequences: list[list[int]], step: int, check: "_Verdi
             if len(keep) < len(live):
                 index = torch.tensor(keep, device=mask.device)
                 cache.batch_select_indices(index)
-                mask, live = mask[index], [live[k] for k in keep]
+                mask, live = trim_padding(cache, mask[index]), [live[k] for k in keep]
             mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
             tokens = torch.tensor([[new[row][-1]] for row in live], device=mask.device)
             out = backend.model(input_ids=tokens, attention_mask=mask, position_ids=mask.sum(-1, keepdim=True) - 1,
-                                use_cache=True, **{cache_arg: cache})
-            cache, logits = getattr(out, cache_arg), out.logits[:, -1, :]
+                                use_cache=True, **{first.cache_arg: cache})
+            cache, logits = getattr(out, first.cache_arg), out.logits[:, -1, :]
     return new
 
 
