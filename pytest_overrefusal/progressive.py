@@ -89,6 +89,10 @@ class _Rounds:
         order = {g: n for n, g in enumerate(dict.fromkeys(group[i] for i in indices))}
         self.order = order
         self.in_call = has_capability(engine.backend, "stop_when")
+        self.refill = verdict and self.in_call and has_capability(engine.backend, "refill")
+        self.unsaved: list[tuple[int, Partial]] = []  # answers ended inside a refilling call, not yet stored
+        from .engine import batch_size
+        self.batch = batch_size(engine.backend)
         self.open = [i for i in indices if not self._finish(i)]
 
     def run(self) -> None:
@@ -117,12 +121,14 @@ class _Rounds:
             self.complete = []
 
     def _round(self, budget: int) -> None:
-        from .engine import _batches, batch_size
+        from .engine import _batches
 
         wanted = {i: min(budget, self.requests[i].sampling.max_new_tokens) for i in self.open}
         todo = [i for i in self.open if self._done(i) < wanted[i]]
         todo.sort(key=lambda i: (self.order[self.group[i]], -len(self.requests[i].messages[-1][1]) - self._done(i)))
-        for batch in _batches(todo, [self.group[i] for i in todo], batch_size(self.engine.backend)):
+        if self.refill:
+            todo = self._refilled(todo, wanted)
+        for batch in _batches(todo, [self.group[i] for i in todo], self.batch):
             by_target: dict[int, list[int]] = {}
             for i in batch:  # one call per target (suites in one batch share theirs)
                 by_target.setdefault(wanted[i], []).append(i)
@@ -132,22 +138,59 @@ class _Rounds:
                     self._finish(i)
                 self._flush()  # committed batch by batch: a kill loses at most the batch in flight
 
-    def _continue(self, members: list[int], target: int) -> None:
+    def _refilled(self, todo: list[int], wanted: dict[int, int]) -> list[int]:
+        """One call per token target for the answers of every suite, the backend keeping its batch full across
+        them; answers are stored as they end. If a call that spans suites fails, what it left unanswered goes the
+        batch path (suite by suite), so a failure falls on its own suite alone, as there. Returns what is left."""
+        by_target: dict[int, list[int]] = {}
+        for i in todo:
+            by_target.setdefault(wanted[i], []).append(i)
+        for target, members in by_target.items():
+            try:
+                self._continue(members, target, refill=True)
+            except BackendError:
+                if len({self.group[i] for i in members if i not in self.fresh}) <= 1:
+                    raise
+            finally:
+                self._store_ended()
+        return [i for i in todo if i not in self.fresh]
+
+    def _continue(self, members: list[int], target: int, refill: bool = False) -> None:
         backend = self.engine.backend
         extra = {}
         if self.verdict and self.in_call:
             extra["stop_when"] = lambda k, text: self._settled(self.requests[members[k]].messages[-1][1], text)
+        if refill:
+            extra["on_done"] = lambda k, partial: self._ended(members[k], partial)
         with model_boundary(backend, "continue_generation()"):
             out = backend.continue_generation([self.requests[i] for i in members],
                                               [self.state.get(i) for i in members], target, **extra)
-        if not isinstance(out, (list, tuple)) or len(out) != len(members) or \
-                not all(isinstance(p, Partial) and isinstance(p.text, str) for p in out):
-            raise BackendError(f"model {self.engine._name()}: continue_generation() must return one "
-                               f"pytest_overrefusal.continuation.Partial per request, in order; got "
-                               f"{one_line(type(out).__name__, 40)}")
+        if not isinstance(out, (list, tuple)) or len(out) != len(members) or not all(map(_is_partial, out)):
+            raise self._wrong_answer(out)
         self.state.update(zip(members, out))
         if self.store is not None:
             self._save_partials([(i, p) for i, p in zip(members, out)])
+
+    def _ended(self, i: int, partial) -> None:
+        """An answer a refilling call finished: recorded now, stored with the next batch's worth."""
+        if not _is_partial(partial):
+            raise self._wrong_answer(partial)
+        self.state[i] = partial
+        self._finish(i)
+        self.unsaved.append((i, partial))
+        if len(self.unsaved) >= self.batch:
+            self._store_ended()
+
+    def _store_ended(self) -> None:
+        if self.store is not None and self.unsaved:
+            self._save_partials(self.unsaved)
+        self.unsaved = []
+        self._flush()
+
+    def _wrong_answer(self, out) -> BackendError:
+        return BackendError(f"model {self.engine._name()}: continue_generation() must return one "
+                            f"pytest_overrefusal.continuation.Partial per request, in order; got "
+                            f"{one_line(type(out).__name__, 40)}")
 
     def _save_partials(self, rows) -> None:
         fingerprint = self.engine.backend.fingerprint
@@ -165,6 +208,8 @@ class _Rounds:
     def _finish(self, i: int) -> bool:
         """Record answer i if it is over (its end, its budget, or a settled verdict); True when it is."""
         p = self.state.get(i)
+        if i in self.fresh:
+            return True
         if p is None:
             return False
         request = self.requests[i]
@@ -192,3 +237,7 @@ class _Rounds:
             raise JudgeError(f"judge {one_line(getattr(judge, 'id', judge), 80)}: settled() raised "
                              f"{type(exc).__name__}: {one_line(exc)}; fix it, or run with "
                              f"--overrefusal-decoding full") from None
+
+
+def _is_partial(p) -> bool:
+    return isinstance(p, Partial) and isinstance(p.text, str)

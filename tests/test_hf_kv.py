@@ -81,10 +81,10 @@ def test_pruned_decoding_with_chunks_and_trimming_equals_one_padded_batch(toy, m
         trimmed.append(mask.shape[1] - out.shape[1])
         return out
     monkeypatch.setattr("pytest_overrefusal.backends.hf_continue.trim_padding", spy)
-    fast = greedy_pruned(toy, sequences, 40, _StopAt(stops))
+    fast = _decode(toy, sequences, _StopAt(stops), slots=len(sequences))
     monkeypatch.setattr("pytest_overrefusal.backends.hf_continue.trim_padding", lambda cache, mask: mask)
     with _one_chunk():
-        plain = greedy_pruned(toy, sequences, 40, _StopAt(stops))
+        plain = _decode(toy, sequences, _StopAt(stops), slots=len(sequences))
     assert fast == plain
     assert sum(trimmed) > 0  # the padding of the longest prompts did leave the cache
 
@@ -98,6 +98,23 @@ def test_a_cache_it_cannot_join_falls_back_to_one_padded_prefill(toy, monkeypatc
         prefill = hf_kv.Prefill(toy.model, sequences, toy.tokenizer.pad_token_id, toy.device)
     assert prefill.rows == list(range(len(sequences)))
     assert prefill.mask.shape[0] == len(sequences)
+
+
+def _decode(toy, sequences, check, slots, limit=40):
+    ended: dict[int, list[int]] = {}
+    greedy_pruned(toy, sequences, [limit] * len(sequences), check, lambda row, new: ended.setdefault(row, new),
+                  slots=slots)
+    assert sorted(ended) == list(range(len(sequences)))  # every row ends once
+    return [ended[i] for i in range(len(sequences))]
+
+
+@pytest.mark.parametrize("slots", [1, 3, 5])
+def test_a_batch_refilled_as_rows_end_gives_the_answers_of_one_batch(toy, slots):
+    """Fewer slots than rows: waiting rows join a running cache of another width, at other positions."""
+    sequences = _sequences(toy)
+    stops = {row: 2 + (5 * row) % 11 for row in range(len(sequences))}
+    assert _decode(toy, sequences, _StopAt(stops), slots=slots) == \
+        _decode(toy, sequences, _StopAt(stops), slots=len(sequences))
 
 
 class _one_chunk:

@@ -75,6 +75,9 @@ class Backend(Protocol):
 #   continue       continue_generation(requests, partials, max_new_tokens, stop_when=None) grows answers from their
 #                  token ids (verdict decoding); an optional can_continue() may say no for a configuration
 #   stop_when      continue_generation honours stop_when inside one call
+#   refill         continue_generation(..., stop_when=..., on_done=...) takes more requests than one batch, keeps
+#                  its batch full by admitting waiting ones as answers end, and calls on_done(i, partial) for each
+#                  answer as it ends (continuous batching across suites)
 #   stream         generate_stream(requests) yields (index, Response) as answers arrive
 #   token_counts   prompt_token_counts(requests) -> list[int], with `context_length` (prompts checked before runs)
 CAPABILITIES: dict[str, tuple[str, str]] = {
@@ -83,6 +86,7 @@ CAPABILITIES: dict[str, tuple[str, str]] = {
                       "use an hf: backend (or toy / smollm2) with the weights loaded in this process"),
     "continue": ("a way to continue an answer (continue_generation())", "use an hf: or vllm: backend"),
     "stop_when": ("in-call stopping (continue_generation(stop_when=...))", "use an hf: backend"),
+    "refill": ("continuous batching (continue_generation(on_done=...))", "use an hf: backend"),
     "stream": ("streamed answers (generate_stream())", "use an openai: backend"),
     "token_counts": ("prompt token counts (prompt_token_counts())", "use an hf: backend (or toy / smollm2)"),
 }
@@ -98,6 +102,7 @@ _UNDECLARED: dict[str, Callable[[object], bool]] = {
     "logprobs": _callable("logprobs"),
     "hidden_states": lambda backend: all(hasattr(backend, n) for n in ("model", "tokenizer", "render")),
     "stop_when": lambda backend: False,  # needs "continue", which is always declared
+    "refill": lambda backend: False,
     "stream": _callable("generate_stream"),
     "token_counts": _callable("prompt_token_counts"),
 }

@@ -32,7 +32,7 @@ def from_spec(spec: ModelSpec) -> "HFBackend":
 class HFBackend:
     """Weights load on the first generate()/logprobs() call: a run answered from the cache never imports torch."""
 
-    capabilities = frozenset({"logprobs", "continue", "stop_when", "hidden_states", "token_counts"})
+    capabilities = frozenset({"logprobs", "continue", "stop_when", "refill", "hidden_states", "token_counts"})
 
     def __init__(self, path_or_id: str, *, batch_size: int = 16, dtype: str | None = None,
                  device: str | None = None, chat_template: str | None = None, revision: str | None = None,
@@ -161,10 +161,10 @@ class HFBackend:
         from .hf_continue import supports_continuation
         return supports_continuation(self)
 
-    def continue_generation(self, requests, partials, max_new_tokens: int, stop_when=None):
+    def continue_generation(self, requests, partials, max_new_tokens: int, stop_when=None, on_done=None):
         """Greedy answers grown to `max_new_tokens` new tokens from their token ids so far (verdict decoding)."""
         from .hf_continue import continue_generation
-        return continue_generation(self, requests, partials, max_new_tokens, stop_when)
+        return continue_generation(self, requests, partials, max_new_tokens, stop_when, on_done)
 
     def prompt_token_counts(self, requests: Sequence[ChatRequest]) -> list[int]:
         """Tokens of each chat-rendered prompt, counted exactly as generate() encodes it."""

@@ -59,7 +59,7 @@ class Prefill:
         if len(parts) > 1 and not all(joinable(cache) for cache, _, _ in parts):
             groups, parts = [list(range(len(sequences)))], [self._forward(sequences)]
         self.rows = [i for rows in groups for i in rows]
-        self.cache, self.mask, self.logits = _join(parts) if len(parts) > 1 else parts[0]
+        self.cache, self.mask, self.logits = join(parts) if len(parts) > 1 else parts[0]
 
     def _forward(self, sequences: list[list[int]]):
         ids, mask = left_padded(sequences, self.pad, self.device)
@@ -74,7 +74,7 @@ def joinable(cache) -> bool:
         all(type(layer).__name__ == "DynamicLayer" and layer.is_initialized for layer in layers)
 
 
-def _join(parts):
+def join(parts):
     import torch
     import torch.nn.functional as F
 
