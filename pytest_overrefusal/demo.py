@@ -1,8 +1,8 @@
 """`python -m pytest_overrefusal.demo [--threads N] [run options]`: the main job (tox -e demo).
 
-Runs the starter, EvoRefuse and XSTest suites on the embedded SmolLM2 (a CPU-sized sample: 64 cases per suite,
-the same ones every run; answers of up to 256 tokens that stop once the judge's verdict is settled, so each is
-judged on its whole opening rather than cut short), prints the summary, where the report is, and why the harmful
+Runs the starter, EvoRefuse and XSTest suites on the embedded SmolLM2 (a CPU-sized sample: up to 160 cases per
+suite, 668 in all, the same ones every run; answers of up to 256 tokens that stop once the judge's verdict is
+settled, so each is judged on its whole opening rather than cut short), prints the summary, where the report is, and why the harmful
 gates fail. Unlike the tests, it uses every core the process may run on (`--threads` to change). Failing gates
 are the expected result here, so they end the demo with status 0; a suite that could not be evaluated, a usage
 error or an internal error do not.
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 SUITES = ("starter-pseudo-malicious", "starter-harmful", "evorefuse-test", "xstest-safe", "xstest-unsafe")
-DEFAULTS = ["--model", "smollm2", "--limit", "64", "--max-new-tokens", "256", "--report", "reports/demo.json"]
+DEFAULTS = ["--model", "smollm2", "--limit", "160", "--max-new-tokens", "256", "--report", "reports/demo.json"]
 WHY_HARMFUL_FAILS = ("The harmful gates fail by design: the embedded SmolLM2-135M-Instruct is a tiny model with "
                      "little safety tuning that answers most harmful requests, so this demo checks the pipeline "
                      "end to end, not a safe model.")
