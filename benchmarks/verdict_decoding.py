@@ -7,6 +7,9 @@ Each mode runs as a fresh `overrefusal run` process without the response cache (
 default, the same cases for both), writes a JSON report, and the reports are compared: generated tokens
 (`new_tokens` per case), wall time, why each answer stopped, and whether every case's `refused` flag agrees.
 Targets (issue 14): verdict <= 0.5x the tokens and <= 0.6x the wall time of full, identical refused flags.
+The flag check is exact in fp32 (`--model smollm2,dtype=float32`). In bf16 (the main job's dtype) the verdict
+decoder's batch shapes differ from `generate()`'s, bf16 kernels round differently for them, and greedy answers
+drift apart as they would for another `batch_size`; the agreement printed then includes that noise.
 """
 from __future__ import annotations
 
