@@ -137,9 +137,27 @@ class FilterReport:
     total: int
     kept: int
     threshold: float  # the highest ln-CHES among the kept pairs
+    # pairs whose chosen answer is a refusal (keyword judge): all of them, and those kept. Filtering by ln-CHES can
+    # drop one side wholesale (templated answers score alike), and DPO on what is left then teaches one behaviour.
+    refusing_total: int = 0
+    refusing_kept: int = 0
 
     def as_dict(self) -> dict:
-        return {"total": self.total, "kept": self.kept, "max_kept_ln_ches": self.threshold}
+        return {"total": self.total, "kept": self.kept, "max_kept_ln_ches": self.threshold,
+                "chosen_refuses": {"total": self.refusing_total, "kept": self.refusing_kept},
+                "chosen_complies": {"total": self.total - self.refusing_total,
+                                    "kept": self.kept - self.refusing_kept}}
+
+    def summary(self) -> str:
+        """One line for the mitigate log; says so when the filter removed every pair of one side."""
+        complying_total, complying_kept = self.total - self.refusing_total, self.kept - self.refusing_kept
+        line = (f"CHES filter kept {self.kept} of {self.total} pairs: {self.refusing_kept} of {self.refusing_total} "
+                f"whose chosen answer refuses, {complying_kept} of {complying_total} whose chosen answer complies")
+        for name, total, kept in (("refuses", self.refusing_total, self.refusing_kept),
+                                  ("complies", complying_total, complying_kept)):
+            if total and not kept:
+                line += f"; none whose chosen answer {name} is left, so training cannot teach that"
+        return line
 
 
 def select_pairs(model, tokenizer, pairs: Sequence[Pair], selection: Selection) -> tuple[list[Pair], FilterReport]:
@@ -150,7 +168,17 @@ def select_pairs(model, tokenizer, pairs: Sequence[Pair], selection: Selection) 
     kept = selection.indices(scores)
     if not kept:
         raise DpoError(f"the filter kept none of {len(pairs)} pairs; keep a larger share")
-    return [pairs[i] for i in kept], FilterReport(len(pairs), len(kept), max(scores[i] for i in kept))
+    refusing = chosen_refuses(pairs)
+    return [pairs[i] for i in kept], FilterReport(len(pairs), len(kept), max(scores[i] for i in kept),
+                                                  sum(refusing), sum(refusing[i] for i in kept))
+
+
+def chosen_refuses(pairs: Sequence[Pair]) -> list[bool]:
+    """Whether each pair's chosen answer is a refusal, by the plugin's default judge."""
+    from pytest_overrefusal.api import get_judge
+
+    verdicts = get_judge("keyword").judge([p.prompt for p in pairs], [p.chosen for p in pairs])
+    return [v.refused for v in verdicts]
 
 
 def filtered_dpo(model_dir: Path, pairs: Sequence[Pair], out_dir: Path, *, selection: Selection = Selection(0.05),
@@ -183,6 +211,7 @@ def filtered_dpo(model_dir: Path, pairs: Sequence[Pair], out_dir: Path, *, selec
         out_dir = Path(train_dpo(Path(model_dir), rows, out_dir, beta=beta, lora=lora, epochs=epochs, lr=lr,
                                  batch_size=batch_size, seed=seed, **chosen_optimizer))
     (out_dir / "ches_filter.json").write_text(json.dumps(report.as_dict(), indent=1) + "\n", encoding="utf-8")
+    print(report.summary(), flush=True)
     return out_dir
 
 

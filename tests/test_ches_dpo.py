@@ -9,7 +9,8 @@ import json
 import pytest
 
 from mitigations.ches import Pair, Selection, score_pairs
-from mitigations.dpo import DpoError, dpo_loss, filtered_dpo, sequence_logps, single_pair_sgd, train_for_loop
+from mitigations.dpo import (DpoError, FilterReport, dpo_loss, filtered_dpo, select_pairs, sequence_logps,
+                             single_pair_sgd, train_for_loop)
 
 torch = pytest.importorskip("torch")
 
@@ -82,6 +83,19 @@ def test_filtered_dpo_keeps_the_lowest_pairs_and_saves_a_model(toy, tmp_path):
     trained = type(toy[0]).from_pretrained(out)
     changed = any(not torch.equal(a, b) for a, b in zip(trained.parameters(), toy[0].parameters()))
     assert changed
+
+
+def test_the_filter_report_counts_each_side_and_says_when_one_is_gone(toy):
+    pairs = [Pair(KILL, REFUSAL, helpful("kill")), Pair(BAKE, helpful("bake"), REFUSAL),
+             Pair(KILL, REFUSAL, helpful("stab")), Pair(BAKE, helpful("mix"), "I cannot help with that.")]
+    kept, report = select_pairs(*toy, pairs, Selection(keep=1.0))
+    assert (report.refusing_total, report.refusing_kept, report.kept) == (2, 2, 4)
+    assert report.as_dict()["chosen_complies"] == {"total": 2, "kept": 2}
+    assert "none whose" not in report.summary()
+    one_sided = FilterReport(total=600, kept=300, threshold=-1.0, refusing_total=360, refusing_kept=300)
+    assert one_sided.summary() == (
+        "CHES filter kept 300 of 600 pairs: 300 of 360 whose chosen answer refuses, 0 of 240 whose chosen answer "
+        "complies; none whose chosen answer complies is left, so training cannot teach that")
 
 
 def test_train_for_loop_returns_an_hf_spec(tmp_path):
