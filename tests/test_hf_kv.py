@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_overrefusal.backends import hf_kv
@@ -63,7 +63,7 @@ class _StopAt:
     """Rows leave at different lengths, the longest prompts first, so trimming has padding to drop."""
 
     def __init__(self, stops: dict[int, int]):
-        self.stops_at, self.at = stops, {}
+        self.stops_at = stops
 
     def stops(self, row, new):
         return len(new) >= self.stops_at[row]

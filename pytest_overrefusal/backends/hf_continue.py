@@ -123,22 +123,18 @@ def greedy_pruned(backend, sequences: list[list[int]], limits: list[int], check:
 
 
 class _VerdictStop:
-    """Every `every` new tokens, a running row's text so far goes to `stop_when`; `at` keeps where each stopped."""
+    """Every `every` new tokens, a running row's text so far goes to `stop_when`."""
 
     every = 4
 
     def __init__(self, backend, rows: list[int], prior: list[list[int]], stop_when):
         self.backend, self.rows, self.prior, self.stop_when = backend, rows, prior, stop_when
-        self.at: dict[int, int] = {}  # row -> new tokens it kept when it stopped
 
     def stops(self, row: int, new: list[int]) -> bool:
         if len(new) % self.every:
             return False
         text = self.backend.tokenizer.decode(self.prior[row] + new, skip_special_tokens=True).strip()
-        if self.stop_when(self.rows[row], text):
-            self.at[row] = len(new)
-            return True
-        return False
+        return bool(self.stop_when(self.rows[row], text))
 
 
 def _partial(backend, prior: list[int], new: list[int], prompt_len: int) -> Partial:
