@@ -55,9 +55,10 @@ class Prefill:
         self._keep = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         self.model, self.pad, self.device = model, pad, device
         groups = chunks_by_length([len(s) for s in sequences])
-        parts = [self._forward([sequences[i] for i in rows]) for rows in groups]
-        if len(parts) > 1 and not all(joinable(cache) for cache, _, _ in parts):
+        parts = [self._forward([sequences[i] for i in groups[0]])]
+        if len(groups) > 1 and not joinable(parts[0][0]):  # known after one chunk: the rest would be wasted
             groups, parts = [list(range(len(sequences)))], [self._forward(sequences)]
+        parts += [self._forward([sequences[i] for i in rows]) for rows in groups[1:]]
         self.rows = [i for rows in groups for i in rows]
         self.cache, self.mask, self.logits = join(parts) if len(parts) > 1 else parts[0]
 
