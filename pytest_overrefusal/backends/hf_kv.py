@@ -72,7 +72,7 @@ class Prefill:
 def joinable(cache) -> bool:
     layers = getattr(cache, "layers", None)
     return type(cache).__name__ == "DynamicCache" and bool(layers) and \
-        all(type(layer).__name__ == "DynamicLayer" and layer.is_initialized for layer in layers)
+        all(type(layer).__name__ == "DynamicLayer" and getattr(layer, "keys", None) is not None for layer in layers)
 
 
 def join(parts):
