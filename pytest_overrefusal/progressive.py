@@ -148,6 +148,8 @@ class _Rounds:
         for target, members in by_target.items():
             try:
                 self._continue(members, target, refill=True)
+                for i in members:  # a backend that returned an answer without handing it to on_done
+                    self._finish(i)
             except BackendError:
                 if len({self.group[i] for i in members if i not in self.fresh}) <= 1:
                     raise
@@ -168,8 +170,10 @@ class _Rounds:
         if not isinstance(out, (list, tuple)) or len(out) != len(members) or not all(map(_is_partial, out)):
             raise self._wrong_answer(out)
         self.state.update(zip(members, out))
-        if self.store is not None:
-            self._save_partials([(i, p) for i, p in zip(members, out)])
+        # in a refilling call the answers that ended were stored as they ended
+        rows = [(i, p) for i, p in zip(members, out) if not (refill and i in self.fresh)]
+        if self.store is not None and rows:
+            self._save_partials(rows)
 
     def _ended(self, i: int, partial) -> None:
         """An answer a refilling call finished: recorded now, stored with the next batch's worth."""

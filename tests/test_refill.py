@@ -103,3 +103,17 @@ def test_answers_that_ended_before_a_kill_are_stored(tmp_path):
     found = engine(again, tmp_path).evaluate(jobs({"a": 5, "b": 5}))
     # the six that ended are read back (verdict-stopped answers live in the partials table); four are generated
     assert len(found.results) == 10 and again.calls == [(4, True)]
+
+
+def test_each_answer_of_a_refilling_call_is_stored_once(tmp_path, monkeypatch):
+    from pytest_overrefusal.continuation import PartialStore
+
+    stored: list[str] = []
+    real = PartialStore.put_many
+
+    def spy(self, name, rows):
+        stored.extend(key for key, _ in rows)
+        return real(self, name, rows)
+    monkeypatch.setattr(PartialStore, "put_many", spy)
+    found = engine(RefillWords(), tmp_path).evaluate(jobs({"a": 5, "b": 3, "c": 6}))
+    assert len(found.results) == 14 and len(stored) == len(set(stored)) == 14
