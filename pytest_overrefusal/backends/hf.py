@@ -207,6 +207,8 @@ class HFBackend:
         """Sum of log p(continuation tokens | rendered prompt), teacher-forced."""
         import torch
 
+        from .hf_kv import left_padded
+
         self._ready()
 
         if len(requests) != len(continuations):
@@ -217,10 +219,8 @@ class HFBackend:
             prompt_ids = [self._ids(self.render(requests[i])) for i in chunk]
             cont_ids = [self._ids(continuations[i]) for i in chunk]
             seqs = [p + c for p, c in zip(prompt_ids, cont_ids)]
-            width = max(len(s) for s in seqs)
-            pad = self.tokenizer.pad_token_id
-            ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=self.device)
-            mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=self.device)
+            ids, mask = left_padded(seqs, self.tokenizer.pad_token_id, self.device)
+            width = ids.shape[1]
             # Left padding shifts absolute positions (GPT-2 style models) unless they are given explicitly.
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             with torch.no_grad():
