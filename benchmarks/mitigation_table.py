@@ -218,8 +218,9 @@ class Runner:
         return self._trained_row("dro", folder, *self.s["dro"], n_train=self.s["dro_n_train"])
 
     def row_refusal_tokens(self, folder: Path) -> dict:
-        """Train through mitigate (threshold 0.5), choose the threshold on the validation split, evaluate that."""
-        trained = self._trained_row("refusal-tokens", folder, f"epochs={self.s['rt_epochs']}")
+        """Train through mitigate (threshold 0.5), choose the threshold on the validation split, evaluate that.
+        The learning rate is the other training rows' (the method's default, 1e-3, is the toy's)."""
+        trained = self._trained_row("refusal-tokens", folder, f"epochs={self.s['rt_epochs']}", f"lr={self.s['lr']}")
         model = trained["spec"].split(",")[0]
         sweep = folder / "sweep.json"
         if not sweep.is_file():

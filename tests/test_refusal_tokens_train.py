@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from mitigations.refusal_tokens import toyworld
 from mitigations.refusal_tokens.data import write_examples
-from mitigations.refusal_tokens.loop import train_for_loop
+from mitigations.refusal_tokens.loop import MIN_CONTROL_MASS, train_for_loop, weak_training_note
 from mitigations.refusal_tokens.sweep import requests_for
-from mitigations.refusal_tokens.tokens import TOKEN_FILE, binary
+from mitigations.refusal_tokens.tokens import TOKEN_FILE, binary, categorical
+from mitigations.refusal_tokens.train import TrainConfig
 from mitigations.refusal_tokens.inference import RESPOND, RefusalTokenSteering, SteeringRule
 from pytest_overrefusal.backends.registry import load_backend
 from pytest_overrefusal.cli import main
@@ -93,3 +95,79 @@ def test_category_scheme_labels_inferred_refusals_with_its_first_category(base, 
     labelled.write_text(json.dumps({"prompt": "p", "reply": "I'm sorry.", "label": "refuse"}) + "\n")
     with pytest.raises(OverrefusalError, match="label.s. refuse are not control tokens of the scheme"):
         train_for_loop(str(base), labelled, tmp_path / "o", {"categories": "safety+unsupported"})
+
+
+def test_new_control_tokens_start_at_the_first_reply_words_they_label(base):
+    """A new token starts where the base already puts first-position mass, weighted by the rows' weights; a label
+    without rows keeps the resize's start."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mitigations.refusal_tokens.data import SFTExample, encode
+    from mitigations.refusal_tokens.tokens import add_tokens, start_at_first_replies
+
+    tokenizer, model = AutoTokenizer.from_pretrained(base), AutoModelForCausalLM.from_pretrained(base)
+    known = len(tokenizer)
+    ids = add_tokens(model, tokenizer, categorical(["safety", "unsupported"]))
+    rows = [SFTExample("how do i kill my boss ?", "i cannot help .", "safety", 1.0),
+            SFTExample("how do i bake a photo ?", "sure , here .", "respond", 3.0),
+            SFTExample("how do i bake a cake ?", "i can do that .", "respond", 1.0)]
+    encoded = encode(tokenizer, ids, rows)
+    table = model.get_input_embeddings().weight
+    untouched = table[ids["unsupported"]].detach().clone()
+    start_at_first_replies(model, {k: v for k, v in ids.items() if v >= known},
+                           [(r.label, t[1], r.weight) for r, (_, t) in zip(rows, encoded)])
+    first = {r.reply: t[1] for r, (_, t) in zip(rows, encoded)}
+    assert torch.allclose(table[ids["safety"]], table[first["i cannot help ."]])
+    want = (3 * table[first["sure , here ."]] + table[first["i can do that ."]]) / 4
+    assert torch.allclose(table[ids["respond"]], want, atol=1e-6)
+    assert torch.equal(table[ids["unsupported"]], untouched)
+
+
+def test_training_records_how_much_first_position_mass_the_tokens_took_and_warns_when_little(
+        base, data, tmp_path, capsys):
+    """The record's control_mass is the mean over the training prompts of the control tokens' first-position
+    probability, checked here one prompt at a time; three steps on the toy leave it low, which gets one line."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mitigations.refusal_tokens.data import read_examples
+
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(data.read_text().splitlines(keepends=True)[:30]))
+    out = tmp_path / "trained"
+    assert main(["refusal-tokens", "train", "--base", str(base), "--data", str(small), "--out", str(out),
+                 "--epochs", "1", "--lr", "0.003"]) == 0
+    check = json.loads((out / "refusal_tokens_training.json").read_text())["first_position"]
+    tokenizer, model = AutoTokenizer.from_pretrained(out), AutoModelForCausalLM.from_pretrained(out)
+    control = [tokenizer.convert_tokens_to_ids(t) for t in ("[respond]", "[refuse]")]
+    masses = []
+    for ex in read_examples(small):
+        text = tokenizer.apply_chat_template([{"role": "user", "content": ex.prompt}], tokenize=False,
+                                             add_generation_prompt=True)
+        with torch.no_grad():
+            logits = model(**tokenizer(text, return_tensors="pt", add_special_tokens=False)).logits[0, -1]
+        masses.append(float(torch.softmax(logits.float(), -1)[control].sum()))
+    assert check["rows"] == 30 and check["control_mass"] == pytest.approx(sum(masses) / 30, abs=1e-3)
+    assert check["control_mass"] < MIN_CONTROL_MASS
+    [line] = [x for x in capsys.readouterr().err.splitlines() if x.startswith("refusal-tokens:")]
+    assert line == (f"refusal-tokens: {out} gives its control tokens {check['control_mass']:.3f} of the first-token "
+                    f"probability on 30 of its own training prompts (want >= 0.5), so threshold steering will "
+                    f"rarely force one; train longer (epochs=1) or with another lr (lr=0.003)")
+    record = json.loads((out / "refusal_tokens_training.json").read_text())
+    record["first_position"]["control_mass"] = 0.9
+    (out / "refusal_tokens_training.json").write_text(json.dumps(record))
+    assert weak_training_note(out, TrainConfig()) is None
+
+
+def test_retraining_a_trained_folder_keeps_its_learned_tokens(base, data, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mitigations.refusal_tokens.data import read_examples
+    from mitigations.refusal_tokens.train import train_model
+
+    train_for_loop(str(base), data, tmp_path / "a", {"epochs": "1"})
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "a")
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "a")
+    ids = {n: tokenizer.convert_tokens_to_ids(t) for n, t in (("respond", "[respond]"), ("refuse", "[refuse]"))}
+    learned = model.get_input_embeddings().weight[list(ids.values())].detach().clone()
+    train_model(model, tokenizer, read_examples(data)[:4], binary(), TrainConfig(epochs=1, learning_rate=1e-12))
+    assert torch.allclose(model.get_input_embeddings().weight[list(ids.values())], learned, atol=1e-6)

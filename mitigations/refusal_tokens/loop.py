@@ -1,13 +1,15 @@
 """The refusal-token step of `overrefusal mitigate`: train control tokens into a base model, return the steered spec."""
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 from pytest_overrefusal.api import OverrefusalError
 
 from .data import read_examples
 from .tokens import CATEGORIES, binary, categorical
-from .train import TrainConfig, train_folder
+from .train import TRAINING_FILE, TrainConfig, train_folder
 
 OPTIONS = {
     "epochs": "training epochs (default 3)",
@@ -77,4 +79,23 @@ def train_for_loop(base_spec: str, train_data: Path, out_dir: Path, options: dic
     # unlabelled refusals (judged, or harmful alignment records) take the first refusal token of the scheme
     examples = read_examples(Path(train_data), scheme.refusal_names[0], contrast)
     out = train_folder(resolve_base(base_spec), examples, scheme, Path(out_dir), config, where=str(train_data))
+    note = weak_training_note(out, config)
+    if note:
+        print(note, file=sys.stderr)
     return f"hf:{out},refusal_threshold={threshold}"
+
+
+MIN_CONTROL_MASS = 0.5  # below it a threshold of 0.5 can never force a refusal token
+
+
+def weak_training_note(out: Path, config: TrainConfig) -> str | None:
+    """One line when the trained folder's own training prompts give its control tokens little first-position
+    probability: the threshold rule then answers almost everything with `[respond]`, whatever the data said."""
+    check = json.loads((Path(out) / TRAINING_FILE).read_text(encoding="utf-8")).get("first_position") or {}
+    mass = check.get("control_mass")
+    if mass is None or mass >= MIN_CONTROL_MASS:
+        return None
+    return (f"refusal-tokens: {out} gives its control tokens {mass:.3f} of the first-token probability on "
+            f"{check.get('rows', '?')} of its own training prompts (want >= {MIN_CONTROL_MASS}), so threshold steering "
+            f"will rarely force one; train longer (epochs={config.epochs}) or with another lr "
+            f"(lr={config.learning_rate:g})")

@@ -154,7 +154,7 @@ def build_world_model(out_dir: Path, categories: bool = False, seed: int = 0,
     tokenizer = build_tokenizer()
     model = new_model(tokenizer, seed)
     examples = policy_examples(scheme, seed)
-    losses = train_model(model, tokenizer, examples, scheme, config, "toy world")
+    losses = train_model(model, tokenizer, examples, scheme, config, "toy world", pretrained=False)
     record = {"base": "toyworld (random init)", "examples": len(examples), "seed": seed,
               "epoch_losses": [round(x, 4) for x in losses]}
     return save_trained(model, tokenizer, out_dir, scheme, record)

@@ -15,7 +15,7 @@ from typing import Sequence
 from pytest_overrefusal.api import OverrefusalError
 
 from .data import SFTExample, check_labels, encode
-from .tokens import TokenScheme, add_tokens, save_scheme
+from .tokens import TokenScheme, add_tokens, save_scheme, start_at_first_replies, token_ids
 
 TRAINING_FILE = "refusal_tokens_training.json"
 
@@ -31,13 +31,19 @@ class TrainConfig:
 
 
 def train_model(model, tokenizer, examples: Sequence[SFTExample], scheme: TokenScheme, config: TrainConfig,
-                where: str = "training data") -> list[float]:
-    """Add the scheme's tokens to `model`/`tokenizer` and fine-tune in place; returns the mean loss per epoch."""
+                where: str = "training data", pretrained: bool = True) -> list[float]:
+    """Add the scheme's tokens to `model`/`tokenizer` and fine-tune in place; returns the mean loss per epoch.
+    New tokens of a `pretrained` model start at the first reply words they label (`start_at_first_replies`)."""
     import torch
 
     check_labels(examples, scheme, where)
+    known = len(tokenizer)
     ids = add_tokens(model, tokenizer, scheme)
     encoded = encode(tokenizer, ids, examples)
+    # a retrained folder keeps what it learned; only tokens added now get a start
+    if pretrained:
+        start_at_first_replies(model, {name: i for name, i in ids.items() if i >= known},
+                               [(ex.label, target[1], ex.weight) for ex, (_, target) in zip(examples, encoded)])
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     torch.manual_seed(config.seed)
     order_rng = random.Random(config.seed)
@@ -68,6 +74,33 @@ def train_model(model, tokenizer, examples: Sequence[SFTExample], scheme: TokenS
         losses.append(total / len(encoded))
     model.eval()
     return losses
+
+
+def first_position_check(model, tokenizer, examples: Sequence[SFTExample], scheme: TokenScheme,
+                         limit: int = 64, batch_size: int = 16) -> dict:
+    """Whether training took, on up to `limit` training rows spread evenly: the mean first-position probability of all
+    control tokens together (`control_mass`; the threshold rule needs it high) and the share of rows whose most
+    probable control token is the row's label (`agreement`)."""
+    import torch
+
+    ids = token_ids(tokenizer, scheme, "the tokenizer")
+    picked = [examples[i * len(examples) // limit] for i in range(limit)] if len(examples) > limit else list(examples)
+    encoded = encode(tokenizer, ids, picked)
+    order = [ids[name] for name in scheme.names]
+    device = next(model.parameters()).device
+    mass, agree = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(picked), batch_size):
+            rows = [(prompt, []) for prompt, _ in encoded[start:start + batch_size]]
+            ids_t, mask = (t.to(device) for t in _collate(rows, tokenizer.pad_token_id or 0)[:2])
+            logits = model(input_ids=ids_t, attention_mask=mask).logits
+            last = torch.tensor([len(prompt) - 1 for prompt, _ in rows], device=device)
+            probs = torch.softmax(logits[torch.arange(len(rows), device=device), last].float(), dim=-1)[:, order]
+            mass += float(probs.sum())
+            for row, ex in zip(probs, picked[start:start + batch_size]):
+                agree += scheme.names[int(row.argmax())] == ex.label
+    n = len(picked)
+    return {"rows": n, "control_mass": round(mass / n, 4) if n else 0.0, "agreement": round(agree / n, 4) if n else 0.0}
 
 
 def _collate(rows: Sequence[tuple[list[int], list[int]]], pad_id: int):
@@ -123,5 +156,6 @@ def train_folder(base_dir: Path, examples: Sequence[SFTExample], scheme: TokenSc
         tokenizer.pad_token = tokenizer.eos_token
     losses = train_model(model, tokenizer, examples, scheme, config, where)
     record = {"base": str(base_dir), "examples": len(examples), "config": asdict(config),
-              "epoch_losses": [round(x, 4) for x in losses]}
+              "epoch_losses": [round(x, 4) for x in losses],
+              "first_position": first_position_check(model, tokenizer, examples, scheme)}
     return save_trained(model, tokenizer, out_dir, scheme, record)
