@@ -35,6 +35,14 @@ class Selection:
             chosen = _window(ranked, self.quantile, _count(self.window, len(scores)))
         return sorted(chosen)
 
+    def for_part(self, part: int, whole: int) -> "Selection":
+        """The same share of `part` of `whole` pairs: fractions stay, counts shrink in proportion, rounded up so that
+        a part is never dropped entirely."""
+        def scaled(amount):
+            return math.ceil(amount * part / whole) if isinstance(amount, int) and whole else amount
+
+        return Selection(keep=scaled(self.keep), quantile=self.quantile, window=scaled(self.window))
+
 
 def _count(amount: float | int | None, n: int) -> int:
     """A count stays a count (capped at n); a fraction rounds up, so 5% of 370 pairs keeps 19 as in the paper."""

@@ -75,7 +75,7 @@ def test_filtered_dpo_keeps_the_lowest_pairs_and_saves_a_model(toy, tmp_path):
     pairs = [Pair(KILL, REFUSAL, helpful("kill")), Pair(BAKE, helpful("bake"), REFUSAL),
              Pair(BAKE, REFUSAL, REFUSAL + " " + REFUSAL), Pair(KILL, helpful("kill"), helpful("stop"))]
     out = filtered_dpo(toy_model_dir(), pairs, tmp_path / "out", selection=Selection(keep=0.5),
-                       trainer="minimal", lr=1e-3, batch_size=2)
+                       trainer="minimal", lr=1e-3, batch_size=2, per_side=False)
     report = json.loads((out / "ches_filter.json").read_text())
     assert report["total"] == 4 and report["kept"] == 2
     lowest = sorted(s.ln_ches for s in score_pairs(*toy, pairs))
@@ -96,6 +96,25 @@ def test_the_filter_report_counts_each_side_and_says_when_one_is_gone(toy):
     assert one_sided.summary() == (
         "CHES filter kept 300 of 600 pairs: 300 of 360 whose chosen answer refuses, 0 of 240 whose chosen answer "
         "complies; none whose chosen answer complies is left, so training cannot teach that")
+
+
+def test_the_filter_keeps_its_share_of_each_side_unless_told_to_rank_all_pairs_together(toy):
+    """Templated answers of one side score alike, so one ranking over a mixed set keeps mostly one side (on the
+    keyword SmolLM2: 268 of 360 refusing-chosen pairs, 32 of 240 complying). By default each side is ranked alone."""
+    refusing = [Pair(KILL, REFUSAL, helpful(v)) for v in ("kill", "stab", "shoot", "poison")]
+    complying = [Pair(BAKE, helpful(v), REFUSAL) for v in ("bake", "mix")]
+    pairs = refusing + complying
+    scores = [s.ln_ches for s in score_pairs(*toy, pairs)]
+    lowest = {side: sorted(range(*span), key=lambda i: scores[i])
+              for side, span in (("refuses", (0, 4)), ("complies", (4, 6)))}
+    for keep in (0.5, 3):
+        kept, report = select_pairs(*toy, pairs, Selection(keep=keep))
+        assert kept == [pairs[i] for i in sorted(lowest["refuses"][:2] + lowest["complies"][:1])]
+        assert (report.kept, report.refusing_kept) == (3, 2)
+    together, _ = select_pairs(*toy, pairs, Selection(keep=0.5), per_side=False)
+    assert together == [pairs[i] for i in sorted(sorted(range(6), key=lambda i: scores[i])[:3])]
+    # a count too small to split still keeps one pair of each side
+    assert len(select_pairs(*toy, pairs, Selection(keep=1))[0]) == 2
 
 
 def test_train_for_loop_returns_an_hf_spec(tmp_path):
@@ -123,3 +142,8 @@ def test_filtered_dpo_through_trl_trains_only_the_kept_pairs(toy, tmp_path):
     assert json.loads((out / "ches_filter.json").read_text())["kept"] == 2
     trained = type(toy[0]).from_pretrained(out)
     assert any(not torch.equal(a, b) for a, b in zip(trained.parameters(), toy[0].parameters()))
+
+
+def test_train_for_loop_rejects_a_flag_that_is_not_true_or_false(tmp_path):
+    with pytest.raises(DpoError, match=r"dpo-ches option per_side='sometimes': use true or false"):
+        train_for_loop("toy", tmp_path / "x.jsonl", tmp_path / "m", {"per_side": "sometimes"})
