@@ -12,7 +12,7 @@ from pytest_overrefusal.api import (
 )
 
 # Scoring is re-exported so mitigations code and users find everything CHES in one place.
-__all__ = ["ChesError", "ChesScore", "Pair", "RenderPrompt", "chat_renderer", "ches_from_sums",
+__all__ = ["ChesError", "ChesScore", "Pair", "RenderPrompt", "chat_renderer", "ches_from_sums", "chosen_refuses",
            "response_state_sums", "score_pairs", "score_with_backend", "Selection", "parse_amount", "read_pairs",
            "read_rows", "pairs_from_rows"]
 
@@ -42,6 +42,23 @@ class Selection:
             return math.ceil(amount * part / whole) if isinstance(amount, int) and whole else amount
 
         return Selection(keep=scaled(self.keep), quantile=self.quantile, window=scaled(self.window))
+
+    def indices_by_side(self, scores: Sequence[float], refusing: Sequence[bool]) -> list[int]:
+        """`indices`, with the pairs whose chosen answer refuses ranked apart from the rest, each keeping its share.
+        ln-CHES compares a pair's two answers, and templated answers of one side score alike, so one ranking over a
+        mixed set keeps mostly one side (on the keyword SmolLM2, 50% kept 268 of 360 refusing-chosen pairs and 32
+        of 240 complying) and DPO on that teaches one behaviour. The CHES paper's pairs are all one side."""
+        sides = [[i for i, r in enumerate(refusing) if r == side] for side in (True, False)]
+        return sorted(side[j] for side in sides if side
+                      for j in self.for_part(len(side), len(scores)).indices([scores[i] for i in side]))
+
+
+def chosen_refuses(pairs: Sequence[Pair]) -> list[bool]:
+    """Whether each pair's chosen answer is a refusal, by the plugin's default judge."""
+    from pytest_overrefusal.api import get_judge
+
+    verdicts = get_judge("keyword").judge([p.prompt for p in pairs], [p.chosen for p in pairs])
+    return [v.refused for v in verdicts]
 
 
 def _count(amount: float | int | None, n: int) -> int:

@@ -3,6 +3,7 @@
     overrefusal ches score --model toy pairs.jsonl --out scored.jsonl
     overrefusal ches filter --model toy pairs.jsonl --keep 5% --out kept.jsonl
     overrefusal ches filter scored.jsonl --quantile 0.5 --window 10%     # scores already in the file
+    overrefusal ches filter --model toy pairs.jsonl --keep 50% --per-side   # mixed sets: each side keeps 50%
 
 Output rows are the input objects with `ches`, `ln_ches`, `chosen_tokens` and `rejected_tokens` added; `score`
 keeps input order, `filter` writes the kept rows in input order. Without `--out`, rows go to stdout.
@@ -14,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from .ches import ChesError, Selection, pairs_from_rows, parse_amount, read_rows, score_with_backend
+from .ches import ChesError, Selection, chosen_refuses, pairs_from_rows, parse_amount, read_rows, score_with_backend
 
 SCORE_FIELDS = ("ches", "ln_ches", "chosen_tokens", "rejected_tokens")
 
@@ -35,6 +36,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--keep", help="the lowest share: 5%%, 0.05 or a count such as 19")
     which.add_argument("--quantile", type=float, help="centre of a window on the sorted ln-CHES (0 = lowest)")
     filt.add_argument("--window", default="5%", help="window size with --quantile: 10%%, 0.1 or a count (default 5%%)")
+    filt.add_argument("--per-side", action="store_true",
+                      help="rank pairs whose chosen answer refuses (keyword judge) apart from the rest, each keeping "
+                           "the share; for mixed sets, where one ranking keeps mostly one side")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,9 +53,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     selection = (Selection(keep=parse_amount(args.keep, "--keep")) if args.keep is not None else
                  Selection(quantile=args.quantile, window=parse_amount(args.window, "--window")))
-    kept = [scored[i] for i in selection.indices([row["ln_ches"] for row in scored])]
-    _write(args.out, kept)
-    print(f"kept {len(kept)} of {len(scored)} pairs", file=sys.stderr)
+    scores = [row["ln_ches"] for row in scored]
+    if not args.per_side:
+        kept = selection.indices(scores)
+        print(f"kept {len(kept)} of {len(scored)} pairs", file=sys.stderr)
+    else:
+        refusing = chosen_refuses(pairs_from_rows(args.pairs, rows, args.prompt_column, args.chosen_column,
+                                                  args.rejected_column))
+        kept = selection.indices_by_side(scores, refusing)
+        print(f"kept {len(kept)} of {len(scored)} pairs ({sum(refusing[i] for i in kept)} of {sum(refusing)} whose "
+              f"chosen answer refuses, {sum(not refusing[i] for i in kept)} of {len(refusing) - sum(refusing)} whose "
+              f"chosen answer complies)", file=sys.stderr)
+    _write(args.out, [scored[i] for i in kept])
     return 0
 
 

@@ -19,7 +19,8 @@ from typing import Sequence
 
 from pytest_overrefusal.api import OverrefusalError
 
-from .ches import Pair, RenderPrompt, Selection, chat_renderer, parse_amount, read_pairs, score_pairs
+from .ches import (Pair, RenderPrompt, Selection, chat_renderer, chosen_refuses, parse_amount, read_pairs,
+                   score_pairs)
 
 TRAINERS = ("trl", "minimal")
 
@@ -162,32 +163,17 @@ class FilterReport:
 
 def select_pairs(model, tokenizer, pairs: Sequence[Pair], selection: Selection,
                  per_side: bool = True) -> tuple[list[Pair], FilterReport]:
-    """Score every pair once with the initial model and keep what `selection` picks (lowest ln-CHES first).
-
-    `per_side`: rank the pairs whose chosen answer refuses apart from those whose chosen answer complies, and keep
-    the share from each. ln-CHES compares a pair's two answers, and templated answers of one side score alike, so a
-    single ranking over a mixed set keeps mostly one side and DPO then teaches one behaviour (on the keyword SmolLM2,
-    50% kept 268 of 360 refusing-chosen pairs and 32 of 240 complying). The CHES paper's pairs are all one side."""
+    """Score every pair once with the initial model and keep what `selection` picks (lowest ln-CHES first), from
+    each side apart when `per_side` (`Selection.indices_by_side`)."""
     if not pairs:
         raise DpoError("no preference pairs to filter")
     scores = [s.ln_ches for s in score_pairs(model, tokenizer, pairs)]
     refusing = chosen_refuses(pairs)
-    sides = [[i for i, r in enumerate(refusing) if r == side] for side in (True, False)] if per_side \
-        else [list(range(len(pairs)))]
-    kept = sorted(side[j] for side in sides if side
-                  for j in selection.for_part(len(side), len(pairs)).indices([scores[i] for i in side]))
+    kept = selection.indices_by_side(scores, refusing) if per_side else selection.indices(scores)
     if not kept:
         raise DpoError(f"the filter kept none of {len(pairs)} pairs; keep a larger share")
     return [pairs[i] for i in kept], FilterReport(len(pairs), len(kept), max(scores[i] for i in kept),
                                                   sum(refusing), sum(refusing[i] for i in kept))
-
-
-def chosen_refuses(pairs: Sequence[Pair]) -> list[bool]:
-    """Whether each pair's chosen answer is a refusal, by the plugin's default judge."""
-    from pytest_overrefusal.api import get_judge
-
-    verdicts = get_judge("keyword").judge([p.prompt for p in pairs], [p.chosen for p in pairs])
-    return [v.refused for v in verdicts]
 
 
 def filtered_dpo(model_dir: Path, pairs: Sequence[Pair], out_dir: Path, *, selection: Selection = Selection(0.05),

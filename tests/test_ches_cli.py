@@ -64,3 +64,13 @@ def test_score_needs_a_model_with_hidden_states(pairs, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parent))
     assert main(["ches", "score", "--model", "python:fakes:model", str(pairs)]) == 2
     assert "has no hidden states" in capsys.readouterr().err
+
+
+def test_filter_per_side_ranks_refusing_and_complying_chosen_answers_apart(pairs, tmp_path, capsys):
+    scored = tmp_path / "scored.jsonl"
+    assert main(["ches", "score", "--model", "toy", str(pairs), "--out", str(scored)]) == 0
+    assert main(["ches", "filter", str(scored), "--keep", "1", "--per-side"]) == 0
+    out = capsys.readouterr()
+    # one ranking keeps only "mixed"; by side the lone complying pair keeps its place
+    assert [json.loads(line)["id"] for line in out.out.splitlines()] == ["mixed", "equal"]
+    assert "kept 2 of 3 pairs (1 of 2 whose chosen answer refuses, 1 of 1 whose chosen answer complies)" in out.err
