@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from pytest_overrefusal.api import OverrefusalError
+from pytest_overrefusal.api import OverrefusalError, boolean_value
 
 from .ches import (Pair, RenderPrompt, Selection, chat_renderer, chosen_refuses, parse_amount, read_pairs,
                    score_pairs)
@@ -243,10 +243,10 @@ def train_for_loop(base_spec: str, train_data: Path, out_dir: Path, options: dic
 
 
 def _flag(options: dict[str, str], key: str, default: bool) -> bool:
-    raw = options.get(key, str(default)).strip().lower()
-    if raw not in ("1", "true", "yes", "0", "false", "no"):
-        raise DpoError(f"dpo-ches option {key}={options[key]!r}: use true or false")
-    return raw in ("1", "true", "yes")
+    try:
+        return boolean_value(options[key]) if key in options else default
+    except ValueError:
+        raise DpoError(f"dpo-ches option {key}={options[key]!r}: use true or false") from None
 
 
 def _number(options: dict[str, str], key: str, default: float) -> float:

@@ -20,7 +20,7 @@ from .engine import build_request
 from .errors import BackendError, OverrefusalError, SuiteError
 from .judges.registry import get_judge
 from .jsonl import json_objects
-from .key_values import parse_key_values
+from .key_values import boolean_value, parse_key_values
 from .paths import build_once, user_cache_dir
 from .report.terminal import gate_text
 from .sources import load_cases, read_table
@@ -42,5 +42,5 @@ __all__ = [
     "ChesScore", "Pair", "RenderPrompt", "chat_renderer", "ches_from_sums", "response_state_sums", "score_pairs",
     "score_with_backend",
     # small helpers
-    "build_once", "user_cache_dir", "parse_key_values",
+    "build_once", "user_cache_dir", "parse_key_values", "boolean_value",
 ]

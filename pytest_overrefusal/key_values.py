@@ -14,3 +14,14 @@ def parse_key_values(items: Iterable[str], bad: Callable[[str], Exception]) -> d
             raise bad(item)
         options[key.strip()] = value.strip()
     return options
+
+
+TRUE, FALSE = ("1", "true", "yes"), ("0", "false", "no")
+
+
+def boolean_value(raw: str) -> bool:
+    """An option's true/false value (1/0, true/false, yes/no, any case); anything else raises ValueError."""
+    word = raw.strip().lower()
+    if word not in TRUE + FALSE:
+        raise ValueError("must be true or false")
+    return word in TRUE

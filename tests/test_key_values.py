@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_overrefusal.key_values import parse_key_values
+from pytest_overrefusal.key_values import boolean_value, parse_key_values
 
 
 class Bad(Exception):
@@ -39,3 +39,14 @@ def test_both_callers_use_it():
         parse_spec("hf:/m,x")
     with pytest.raises(MitigateError, match="--option 'x' must look like key=value"):
         _options(["x"])
+
+
+@given(st.text(max_size=8))
+def test_boolean_value_reads_the_six_words_in_any_case_and_rejects_everything_else(raw):
+    word = raw.strip().lower()
+    if word in ("1", "true", "yes", "0", "false", "no"):
+        assert boolean_value(raw) is (word in ("1", "true", "yes"))
+    else:
+        with pytest.raises(ValueError, match="must be true or false"):
+            boolean_value(raw)
+    assert boolean_value(" YES ") is True and boolean_value("False") is False

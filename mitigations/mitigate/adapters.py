@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pytest_overrefusal.key_values import boolean_value
+
 from . import MitigateError
 
 
@@ -39,9 +41,10 @@ def train_kwargs(options: dict[str, str], allowed: set[str]) -> dict:
     kwargs: dict = {}
     for key, raw in options.items():
         if key == "lora":
-            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise MitigateError(f"option lora={raw!r} must be true or false")
-            kwargs["lora"] = raw.lower() in ("true", "1", "yes")
+            try:
+                kwargs["lora"] = boolean_value(raw)
+            except ValueError:
+                raise MitigateError(f"option lora={raw!r} must be true or false") from None
         elif key in allowed:
             try:
                 kwargs[key] = _TRAIN_OPTIONS[key](raw)

@@ -14,17 +14,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import BackendError
+from ..key_values import boolean_value
 from .base import ChatRequest, FinishReason, Response, SamplingSettings
 from .hf import fingerprint_dir
 from .registry import ModelSpec, reject_unknown
-
-
-def _boolean(raw: str) -> bool:
-    if raw.lower() in ("1", "true", "yes"):
-        return True
-    if raw.lower() in ("0", "false", "no"):
-        return False
-    raise ValueError("must be true or false")
 
 
 def _positive_int(raw: str) -> int:
@@ -51,7 +44,7 @@ def _dtype(raw: str) -> str:
 ENGINE_OPTIONS: dict[str, Callable[[str], object]] = {
     "dtype": _dtype,
     "max_model_len": _positive_int,
-    "enforce_eager": _boolean,
+    "enforce_eager": boolean_value,
     "tensor_parallel_size": _positive_int,
     "pipeline_parallel_size": _positive_int,
     # vLLM 0.32 accepts offline data parallelism only under an external launcher (torchrun); pass both.
@@ -61,7 +54,7 @@ ENGINE_OPTIONS: dict[str, Callable[[str], object]] = {
     "max_num_seqs": _positive_int,
     "seed": int,
     "revision": str,
-    "trust_remote_code": _boolean,
+    "trust_remote_code": boolean_value,
 }
 _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length"}
 
