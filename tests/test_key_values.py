@@ -50,3 +50,12 @@ def test_boolean_value_reads_the_six_words_in_any_case_and_rejects_everything_el
         with pytest.raises(ValueError, match="must be true or false"):
             boolean_value(raw)
     assert boolean_value(" YES ") is True and boolean_value("False") is False
+
+
+def test_mitigate_training_options_read_lora_with_it():
+    from mitigations.mitigate import MitigateError
+    from mitigations.mitigate.adapters import train_kwargs
+
+    assert train_kwargs({"lora": "Yes", "epochs": "2"}, {"epochs"}) == {"lora": True, "epochs": 2.0}
+    with pytest.raises(MitigateError, match=r"option lora='maybe' must be true or false"):
+        train_kwargs({"lora": "maybe"}, set())
