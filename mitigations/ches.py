@@ -13,7 +13,8 @@ from pytest_overrefusal.api import (
 
 # Scoring is re-exported so mitigations code and users find everything CHES in one place.
 __all__ = ["ChesError", "ChesScore", "Pair", "RenderPrompt", "chat_renderer", "ches_from_sums", "chosen_refuses",
-           "response_state_sums", "score_pairs", "score_with_backend", "Selection", "parse_amount", "read_pairs",
+           "response_state_sums", "score_pairs", "score_with_backend", "FilterReport", "Selection", "parse_amount",
+           "read_pairs",
            "read_rows", "pairs_from_rows"]
 
 # ---------------------------------------------------------------- filtering
@@ -51,6 +52,38 @@ class Selection:
         sides = [[i for i, r in enumerate(refusing) if r == side] for side in (True, False)]
         return sorted(side[j] for side in sides if side
                       for j in self.for_part(len(side), len(scores)).indices([scores[i] for i in side]))
+
+
+@dataclass(frozen=True)
+class FilterReport:
+    total: int
+    kept: int
+    threshold: float  # the highest ln-CHES among the kept pairs
+    # pairs whose chosen answer is a refusal (keyword judge): all of them, and those kept. Filtering by ln-CHES can
+    # drop one side wholesale (templated answers score alike), and DPO on what is left then teaches one behaviour.
+    refusing_total: int = 0
+    refusing_kept: int = 0
+
+    @classmethod
+    def of(cls, scores: Sequence[float], refusing: Sequence[bool], kept: Sequence[int]) -> "FilterReport":
+        return cls(len(scores), len(kept), max(scores[i] for i in kept), sum(refusing), sum(refusing[i] for i in kept))
+
+    def as_dict(self) -> dict:
+        return {"total": self.total, "kept": self.kept, "max_kept_ln_ches": self.threshold,
+                "chosen_refuses": {"total": self.refusing_total, "kept": self.refusing_kept},
+                "chosen_complies": {"total": self.total - self.refusing_total,
+                                    "kept": self.kept - self.refusing_kept}}
+
+    def summary(self) -> str:
+        """One line for the mitigate log; says so when the filter removed every pair of one side."""
+        complying_total, complying_kept = self.total - self.refusing_total, self.kept - self.refusing_kept
+        line = (f"CHES filter kept {self.kept} of {self.total} pairs: {self.refusing_kept} of {self.refusing_total} "
+                f"whose chosen answer refuses, {complying_kept} of {complying_total} whose chosen answer complies")
+        for name, total, kept in (("refuses", self.refusing_total, self.refusing_kept),
+                                  ("complies", complying_total, complying_kept)):
+            if total and not kept:
+                line += f"; none whose chosen answer {name} is left, so training cannot teach that"
+        return line
 
 
 def chosen_refuses(pairs: Sequence[Pair]) -> list[bool]:

@@ -15,7 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from .ches import ChesError, Selection, chosen_refuses, pairs_from_rows, parse_amount, read_rows, score_with_backend
+from .ches import (ChesError, FilterReport, Selection, chosen_refuses, pairs_from_rows, parse_amount, read_rows,
+                   score_with_backend)
 
 SCORE_FIELDS = ("ches", "ln_ches", "chosen_tokens", "rejected_tokens")
 
@@ -61,9 +62,7 @@ def run(args: argparse.Namespace) -> int:
         refusing = chosen_refuses(pairs_from_rows(args.pairs, rows, args.prompt_column, args.chosen_column,
                                                   args.rejected_column))
         kept = selection.indices_by_side(scores, refusing)
-        print(f"kept {len(kept)} of {len(scored)} pairs ({sum(refusing[i] for i in kept)} of {sum(refusing)} whose "
-              f"chosen answer refuses, {sum(not refusing[i] for i in kept)} of {len(refusing) - sum(refusing)} whose "
-              f"chosen answer complies)", file=sys.stderr)
+        print(FilterReport.of(scores, refusing, kept).summary(), file=sys.stderr)
     _write(args.out, [scored[i] for i in kept])
     return 0
 

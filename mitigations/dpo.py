@@ -19,8 +19,8 @@ from typing import Sequence
 
 from pytest_overrefusal.api import OverrefusalError, boolean_value
 
-from .ches import (Pair, RenderPrompt, Selection, chat_renderer, chosen_refuses, parse_amount, read_pairs,
-                   score_pairs)
+from .ches import (FilterReport, Pair, RenderPrompt, Selection, chat_renderer, chosen_refuses, parse_amount,
+                   read_pairs, score_pairs)
 
 TRAINERS = ("trl", "minimal")
 
@@ -133,34 +133,6 @@ def _ids(tokenizer, text: str) -> list[int]:
 
 # ---------------------------------------------------------------- filtered DPO end to end
 
-@dataclass(frozen=True)
-class FilterReport:
-    total: int
-    kept: int
-    threshold: float  # the highest ln-CHES among the kept pairs
-    # pairs whose chosen answer is a refusal (keyword judge): all of them, and those kept. Filtering by ln-CHES can
-    # drop one side wholesale (templated answers score alike), and DPO on what is left then teaches one behaviour.
-    refusing_total: int = 0
-    refusing_kept: int = 0
-
-    def as_dict(self) -> dict:
-        return {"total": self.total, "kept": self.kept, "max_kept_ln_ches": self.threshold,
-                "chosen_refuses": {"total": self.refusing_total, "kept": self.refusing_kept},
-                "chosen_complies": {"total": self.total - self.refusing_total,
-                                    "kept": self.kept - self.refusing_kept}}
-
-    def summary(self) -> str:
-        """One line for the mitigate log; says so when the filter removed every pair of one side."""
-        complying_total, complying_kept = self.total - self.refusing_total, self.kept - self.refusing_kept
-        line = (f"CHES filter kept {self.kept} of {self.total} pairs: {self.refusing_kept} of {self.refusing_total} "
-                f"whose chosen answer refuses, {complying_kept} of {complying_total} whose chosen answer complies")
-        for name, total, kept in (("refuses", self.refusing_total, self.refusing_kept),
-                                  ("complies", complying_total, complying_kept)):
-            if total and not kept:
-                line += f"; none whose chosen answer {name} is left, so training cannot teach that"
-        return line
-
-
 def select_pairs(model, tokenizer, pairs: Sequence[Pair], selection: Selection,
                  per_side: bool = True) -> tuple[list[Pair], FilterReport]:
     """Score every pair once with the initial model and keep what `selection` picks (lowest ln-CHES first), from
@@ -172,8 +144,7 @@ def select_pairs(model, tokenizer, pairs: Sequence[Pair], selection: Selection,
     kept = selection.indices_by_side(scores, refusing) if per_side else selection.indices(scores)
     if not kept:
         raise DpoError(f"the filter kept none of {len(pairs)} pairs; keep a larger share")
-    return [pairs[i] for i in kept], FilterReport(len(pairs), len(kept), max(scores[i] for i in kept),
-                                                  sum(refusing), sum(refusing[i] for i in kept))
+    return [pairs[i] for i in kept], FilterReport.of(scores, refusing, kept)
 
 
 def filtered_dpo(model_dir: Path, pairs: Sequence[Pair], out_dir: Path, *, selection: Selection = Selection(0.05),

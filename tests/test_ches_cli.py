@@ -73,4 +73,5 @@ def test_filter_per_side_ranks_refusing_and_complying_chosen_answers_apart(pairs
     out = capsys.readouterr()
     # one ranking keeps only "mixed"; by side the lone complying pair keeps its place
     assert [json.loads(line)["id"] for line in out.out.splitlines()] == ["mixed", "equal"]
-    assert "kept 2 of 3 pairs (1 of 2 whose chosen answer refuses, 1 of 1 whose chosen answer complies)" in out.err
+    assert ("CHES filter kept 2 of 3 pairs: 1 of 2 whose chosen answer refuses, 1 of 1 whose chosen answer complies"
+            in out.err)
