@@ -3,9 +3,9 @@
 Runs the starter, EvoRefuse and XSTest suites on the embedded SmolLM2 (a CPU-sized sample: up to 160 cases per
 suite, 668 in all, the same ones every run; answers of up to 256 tokens that stop once the judge's verdict is
 settled, so each is judged on its whole opening rather than cut short), prints the summary, where the report is,
-and why the harmful gates fail. Unlike the tests, it uses every core the process may run on (`--threads` to change). Failing gates
-are the expected result here, so they end the demo with status 0; a suite that could not be evaluated, a usage
-error or an internal error do not.
+and why the harmful gates fail. Unlike the tests, it uses every core the process may run on (`--threads` to
+change). Failing gates are the expected result here, so they end the demo with status 0; a suite that could not be
+evaluated, a usage error or an internal error do not.
 """
 from __future__ import annotations
 

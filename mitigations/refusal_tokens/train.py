@@ -2,7 +2,9 @@
 
 Loss covers the control token, the reply and the end-of-turn token (methods.md 3.1), never the prompt; each row's
 tokens count with the row's weight, so weighted rows realise a stochastic policy exactly. AdamW with a linear decay
-to zero, which lets the refusal-token probability settle on the data's rate. The result is an ordinary HF folder (weights, tokenizer with the tokens registered, generation config) plus `refusal_tokens.json`.
+to zero, which lets the refusal-token probability settle on the data's rate. The result is an ordinary HF folder
+(weights, tokenizer with the tokens registered, generation config) plus `refusal_tokens.json` and a training record
+with the first-position check.
 """
 from __future__ import annotations
 
